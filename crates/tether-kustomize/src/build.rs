@@ -1,0 +1,602 @@
+//! The build: loads a kustomization, accumulates its resources (files, nested
+//! kustomizations, components), runs its generators and transformers in kustomize's order,
+//! then at the top level adds name hashes, fixes name references, resolves vars and sorts.
+
+use crate::error::{Error, Result};
+use crate::fieldspec::TransformerConfig;
+use crate::fs::{FileSystem, LoadRestrictor, Loader, clean};
+use crate::generators::{self, GenKind};
+use crate::patches::{self, Loaded};
+use crate::resource::{Behavior, Resource, parse_objects};
+use crate::types::{Kustomization, Replacement, ReplacementEntry, TransformerConfigDef, Var};
+use crate::{nameref, replacements, transformers, vars};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// The names kustomize accepts for a kustomization file, in its order of preference.
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Build settings.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    pub load_restrictor: LoadRestrictor,
+    pub enable_helm: bool,
+}
+
+/// The objects a build produced, in output order.
+pub type Objects = Vec<Map<String, Value>>;
+
+/// Builds the kustomization in `dir`.
+pub fn build(fs: &dyn FileSystem, dir: &Path, opts: &BuildOptions) -> Result<Objects> {
+    build_with(fs, dir, opts, None)
+}
+
+/// Builds `dir`, with `overlay` (when given) replacing the kustomization read from disk.
+pub fn build_with(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    opts: &BuildOptions,
+    overlay: Option<Kustomization>,
+) -> Result<Objects> {
+    let mut b = Builder {
+        fs,
+        opts,
+        stack: Vec::new(),
+    };
+    let dir = clean(dir);
+    let (kust, _) = match overlay {
+        Some(k) => (k, dir.join("kustomization.yaml")),
+        None => load_kustomization(fs, &dir)?,
+    };
+    let mut acc = b.target_with(&dir, kust.clone(), false)?;
+    for r in acc.res.iter_mut() {
+        if r.needs_hash {
+            let h = generators::hash_suffix(r)?;
+            r.store_previous_id();
+            let n = format!("{}-{h}", r.name());
+            r.set_name(&n);
+        }
+    }
+    nameref::fix(&mut acc.res, &acc.cfg)?;
+    vars::resolve(&mut acc.res, &acc.vars, &acc.cfg)?;
+    acc.res.retain(|r| {
+        r.obj
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("config.kubernetes.io/local-config"))
+            .and_then(Value::as_str)
+            != Some("true")
+    });
+    sort(&mut acc.res, &kust)?;
+    if kust.build_metadata.iter().any(|m| m == "managedByLabel") {
+        for r in acc.res.iter_mut() {
+            let mut l = r.meta_map("labels");
+            l.insert(
+                "app.kubernetes.io/managed-by".into(),
+                Value::String("kustomize-v5.5.0".into()),
+            );
+            r.set_meta_map("labels", l);
+        }
+    }
+    Ok(acc.res.into_iter().map(|r| r.obj).collect())
+}
+
+/// Finds and parses the kustomization file of `dir`.
+pub fn load_kustomization(fs: &dyn FileSystem, dir: &Path) -> Result<(Kustomization, PathBuf)> {
+    let found: Vec<PathBuf> = KUSTOMIZATION_FILES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| fs.is_file(p))
+        .collect();
+    let path = match found.len() {
+        0 => return Err(Error::MissingKustomization(dir.to_path_buf())),
+        1 => found[0].clone(),
+        _ => return Err(Error::MultipleKustomizations(dir.to_path_buf())),
+    };
+    let bytes = fs.read(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::InvalidKustomization {
+        path: path.clone(),
+        message: "file is not UTF-8".into(),
+    })?;
+    Ok((parse_kustomization(&text, &path)?, path))
+}
+
+/// Parses kustomization text strictly.
+pub fn parse_kustomization(text: &str, path: &Path) -> Result<Kustomization> {
+    let v: Value = serde_yaml::from_str(text).map_err(|e| Error::InvalidKustomization {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let v = if v.is_null() {
+        Value::Object(Map::new())
+    } else {
+        v
+    };
+    let mut k: Kustomization =
+        serde_json::from_value(v).map_err(|e| Error::InvalidKustomization {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let bases = std::mem::take(&mut k.bases);
+    k.resources.extend(bases);
+    Ok(k)
+}
+
+struct Acc {
+    res: Vec<Resource>,
+    cfg: TransformerConfig,
+    vars: Vec<Var>,
+}
+
+struct Builder<'a> {
+    fs: &'a dyn FileSystem,
+    opts: &'a BuildOptions,
+    stack: Vec<PathBuf>,
+}
+
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.contains("?ref=")
+}
+
+fn push_unique(acc: &mut Acc, r: Resource, origin: &str) -> Result<()> {
+    let id = r.cur_id();
+    if acc.res.iter().any(|x| x.cur_id().matches(&id)) {
+        return Err(Error::Conflict(format!(
+            "accumulating resources from '{origin}': may not add resource with an already registered id: {id}"
+        )));
+    }
+    acc.res.push(r);
+    Ok(())
+}
+
+impl<'a> Builder<'a> {
+    fn enter(&mut self, dir: &Path) -> Result<()> {
+        let canon = self.fs.canonical(dir);
+        for visited in &self.stack {
+            if visited.starts_with(&canon) {
+                return Err(Error::Cycle(dir.to_path_buf()));
+            }
+        }
+        self.stack.push(canon);
+        Ok(())
+    }
+
+    /// Builds a kustomization into a fresh accumulator.
+    fn target_with(&mut self, dir: &Path, kust: Kustomization, component: bool) -> Result<Acc> {
+        let mut acc = Acc {
+            res: Vec::new(),
+            cfg: TransformerConfig::builtin(),
+            vars: Vec::new(),
+        };
+        self.enter(dir)?;
+        let r = self.accumulate(dir, &kust, &mut acc, component);
+        self.stack.pop();
+        r.map(|_| acc)
+    }
+
+    fn check_kind(&self, kust: &Kustomization, path: &Path, component: bool) -> Result<()> {
+        let kind = kust.kind.as_deref().unwrap_or("Kustomization");
+        let kind = if kind.is_empty() {
+            "Kustomization"
+        } else {
+            kind
+        };
+        if component && kind != "Component" {
+            return Err(Error::InvalidKustomization {
+                path: path.to_path_buf(),
+                message: format!(
+                    "expected kind 'Component' for path '{}' but got '{kind}'",
+                    path.display()
+                ),
+            });
+        }
+        if !component && kind == "Component" {
+            return Err(Error::InvalidKustomization {
+                path: path.to_path_buf(),
+                message: format!("expected kind != 'Component' for path '{}'", path.display()),
+            });
+        }
+        if kind != "Component" && kind != "Kustomization" {
+            return Err(Error::InvalidKustomization {
+                path: path.to_path_buf(),
+                message: format!("unknown kind '{kind}'"),
+            });
+        }
+        Ok(())
+    }
+
+    fn accumulate(
+        &mut self,
+        dir: &Path,
+        kust: &Kustomization,
+        acc: &mut Acc,
+        component: bool,
+    ) -> Result<()> {
+        let kpath = dir.join("kustomization.yaml");
+        self.check_kind(kust, &kpath, component)?;
+        let ldr: Loader<'a> = Loader {
+            fs: self.fs,
+            root: dir.to_path_buf(),
+            restrictor: self.opts.load_restrictor,
+        };
+
+        for entry in &kust.resources {
+            if is_remote(entry) {
+                return Err(Error::Unsupported(format!(
+                    "remote resource `{entry}` in `{}`: remote bases are not supported yet (Tether's git layer will fetch them)",
+                    kpath.display()
+                )));
+            }
+            let p = clean(&dir.join(entry));
+            if self.fs.is_dir(&p) {
+                let (sub, spath) = load_kustomization(self.fs, &p)?;
+                self.check_kind(&sub, &spath, false)?;
+                let sub_acc = self.target_with(&p, sub, false)?;
+                for r in sub_acc.res {
+                    push_unique(acc, r, entry)?;
+                }
+                acc.cfg.merge(&sub_acc.cfg);
+                merge_vars(&mut acc.vars, sub_acc.vars)?;
+            } else if self.fs.is_file(&p) || ldr.resolve(entry).is_err() {
+                let (full, text) = ldr.read_string(entry)?;
+                for obj in parse_objects(&text, &full)? {
+                    push_unique(acc, Resource::new(obj), entry)?;
+                }
+            } else {
+                return Err(Error::Read {
+                    path: p,
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "accumulating resources from '{entry}': must resolve to a file or a directory"
+                        ),
+                    ),
+                });
+            }
+        }
+
+        for entry in &kust.components {
+            if is_remote(entry) {
+                return Err(Error::Unsupported(format!(
+                    "remote component `{entry}` is not supported yet"
+                )));
+            }
+            let p = clean(&dir.join(entry));
+            if !self.fs.is_dir(&p) {
+                return Err(Error::InvalidKustomization {
+                    path: kpath.clone(),
+                    message: format!(
+                        "component `{entry}` must be a directory holding a kustomization"
+                    ),
+                });
+            }
+            let (sub, _) = load_kustomization(self.fs, &p)?;
+            self.enter(&p)?;
+            let r = self.accumulate(&p, &sub, acc, true);
+            self.stack.pop();
+            r?;
+        }
+
+        for c in &kust.configurations {
+            let (full, text) = ldr.read_string(c)?;
+            let def: TransformerConfigDef =
+                serde_yaml::from_str(&text).map_err(|e| Error::InvalidKustomization {
+                    path: full,
+                    message: e.to_string(),
+                })?;
+            acc.cfg.merge_def(&def);
+        }
+        for c in &kust.crds {
+            // CRD files are read (and must exist); kustomize only derives name references
+            // from their legacy `x-kubernetes-object-ref-*` extensions.
+            ldr.read(c)?;
+        }
+        if kust
+            .openapi
+            .as_ref()
+            .is_some_and(|o| o.get("path").is_some())
+        {
+            return Err(Error::Unsupported(format!(
+                "`openapi.path` in `{}`: custom OpenAPI schemas are not supported yet",
+                kpath.display()
+            )));
+        }
+
+        // Generators.
+        for (kind, list) in [
+            (GenKind::ConfigMap, &kust.config_map_generator),
+            (GenKind::Secret, &kust.secret_generator),
+        ] {
+            for args in list {
+                let opts = generators::merge_options(
+                    args.options.as_ref(),
+                    kust.generator_options.as_ref(),
+                );
+                let r = generators::generate(kind, args, &opts, &ldr)?;
+                absorb(acc, r)?;
+            }
+        }
+        if !kust.helm_charts.is_empty() || !kust.helm_chart_inflation_generator.is_empty() {
+            return Err(Error::Unsupported(if self.opts.enable_helm {
+                format!(
+                    "`helmCharts` in `{}`: Helm charts in kustomizations are not supported yet",
+                    kpath.display()
+                )
+            } else {
+                format!(
+                    "`helmCharts` in `{}`: trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm",
+                    kpath.display()
+                )
+            }));
+        }
+        for (field, list) in [
+            ("generators", &kust.generators),
+            ("transformers", &kust.transformers),
+            ("validators", &kust.validators),
+        ] {
+            if !list.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "`{field}` in `{}`: kustomize plugins are not supported",
+                    kpath.display()
+                )));
+            }
+        }
+
+        // Transformers, in kustomize's order.
+        let mut psm = Vec::new();
+        for e in &kust.patches_strategic_merge {
+            psm.extend(patches::load_psm(&ldr, e)?);
+        }
+        patches::smp_by_id(&mut acc.res, &psm, false, false)?;
+        for p in &kust.patches {
+            let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
+            let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
+            match patches::load_patch(&ldr, p)? {
+                Loaded::Smp(objs) => match &p.target {
+                    Some(t) => {
+                        patches::smp_by_target(&mut acc.res, &objs, t, allow_name, allow_kind)?
+                    }
+                    None => patches::smp_by_id(&mut acc.res, &objs, allow_name, allow_kind)?,
+                },
+                Loaded::Json(jp) => {
+                    let t = p.target.as_ref().ok_or_else(|| {
+                        Error::Patch("must specify a target for JSON patch".into())
+                    })?;
+                    patches::json_by_target(&mut acc.res, &jp, t)?;
+                }
+            }
+        }
+        transformers::namespace(
+            &mut acc.res,
+            kust.namespace.as_deref().unwrap_or(""),
+            &acc.cfg,
+        )?;
+        transformers::prefix_suffix(
+            &mut acc.res,
+            kust.name_prefix.as_deref().unwrap_or(""),
+            kust.name_suffix.as_deref().unwrap_or(""),
+            &acc.cfg,
+        )?;
+        transformers::labels(&mut acc.res, &kust.labels, &kust.common_labels, &acc.cfg)?;
+        transformers::annotations(&mut acc.res, &kust.common_annotations, &acc.cfg)?;
+        for p in &kust.patches_json6902 {
+            let jp = patches::load_json6902(&ldr, p)?;
+            let t = p
+                .target
+                .as_ref()
+                .ok_or_else(|| Error::Patch("must specify a target for JSON patch".into()))?;
+            patches::json_by_target(&mut acc.res, &jp, t)?;
+        }
+        transformers::replicas(&mut acc.res, &kust.replicas, &acc.cfg)?;
+        transformers::images(&mut acc.res, &kust.images, &acc.cfg)?;
+        let mut reps: Vec<Replacement> = Vec::new();
+        for e in &kust.replacements {
+            match e {
+                ReplacementEntry::Inline(r) => reps.push(r.clone()),
+                ReplacementEntry::Path { path } => {
+                    let (full, text) = ldr.read_string(path)?;
+                    let v: Value =
+                        serde_yaml::from_str(&text).map_err(|e| Error::InvalidKustomization {
+                            path: full.clone(),
+                            message: e.to_string(),
+                        })?;
+                    let list = if v.is_array() {
+                        v
+                    } else {
+                        Value::Array(vec![v])
+                    };
+                    let more: Vec<Replacement> =
+                        serde_json::from_value(list).map_err(|e| Error::InvalidKustomization {
+                            path: full,
+                            message: e.to_string(),
+                        })?;
+                    reps.extend(more);
+                }
+            }
+        }
+        replacements::apply(&mut acc.res, &reps)?;
+        merge_vars(&mut acc.vars, kust.vars.clone())?;
+        Ok(())
+    }
+}
+
+fn merge_vars(into: &mut Vec<Var>, more: Vec<Var>) -> Result<()> {
+    for v in more {
+        if into.iter().any(|x| x.name == v.name) {
+            return Err(Error::Conflict(format!(
+                "var '{}' already encountered",
+                v.name
+            )));
+        }
+        into.push(v);
+    }
+    Ok(())
+}
+
+fn merge_str_maps(old: Map<String, Value>, new: Map<String, Value>) -> Map<String, Value> {
+    let mut m = old;
+    for (k, v) in new {
+        m.insert(k, v);
+    }
+    m
+}
+
+/// Adds a generated object: create, or merge into / replace an existing one.
+fn absorb(acc: &mut Acc, mut r: Resource) -> Result<()> {
+    let id = r.cur_id();
+    let behavior = r.behavior.unwrap_or_default();
+    let hits: Vec<usize> = acc
+        .res
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.all_ids().iter().any(|i| i.matches(&id)))
+        .map(|(i, _)| i)
+        .collect();
+    match hits.len() {
+        0 => match behavior {
+            Behavior::Create => {
+                acc.res.push(r);
+                Ok(())
+            }
+            _ => Err(Error::Generator(format!(
+                "id {id} does not exist; cannot merge or replace"
+            ))),
+        },
+        1 => {
+            let old = &acc.res[hits[0]];
+            match behavior {
+                Behavior::Create => {
+                    return Err(Error::Generator(format!(
+                        "id {id} exists; behavior must be merge or replace"
+                    )));
+                }
+                Behavior::Merge => {
+                    for field in ["data", "binaryData"] {
+                        let o = old
+                            .obj
+                            .get(field)
+                            .and_then(Value::as_object)
+                            .cloned()
+                            .unwrap_or_default();
+                        let n = r
+                            .obj
+                            .get(field)
+                            .and_then(Value::as_object)
+                            .cloned()
+                            .unwrap_or_default();
+                        let m = merge_str_maps(o, n);
+                        if !m.is_empty() {
+                            r.obj.insert(field.into(), Value::Object(m));
+                        }
+                    }
+                }
+                Behavior::Replace => {}
+            }
+            let labels = merge_str_maps(old.meta_map("labels"), r.meta_map("labels"));
+            let ann = merge_str_maps(old.meta_map("annotations"), r.meta_map("annotations"));
+            r.set_meta_map("labels", labels);
+            r.set_meta_map("annotations", ann);
+            r.set_name(old.name());
+            r.set_namespace(old.namespace());
+            r.prev_ids = old.prev_ids.clone();
+            r.prefixes = old.prefixes.clone();
+            r.suffixes = old.suffixes.clone();
+            r.needs_hash = r.needs_hash || old.needs_hash;
+            acc.res[hits[0]] = r;
+            Ok(())
+        }
+        _ => Err(Error::Generator(format!(
+            "found multiple objects {id} that could accept merge"
+        ))),
+    }
+}
+
+const ORDER_FIRST: [&str; 22] = [
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+const ORDER_LAST: [&str; 2] = [
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn sort(res: &mut [Resource], kust: &Kustomization) -> Result<()> {
+    let (first, last): (Vec<String>, Vec<String>) = match &kust.sort_options {
+        Some(so) => match so.order.as_deref().unwrap_or("") {
+            "fifo" => return Ok(()),
+            "legacy" | "" => match &so.legacy_sort_options {
+                Some(l) => (l.order_first.clone(), l.order_last.clone()),
+                None => (
+                    ORDER_FIRST.map(String::from).to_vec(),
+                    ORDER_LAST.map(String::from).to_vec(),
+                ),
+            },
+            other => {
+                return Err(Error::InvalidKustomization {
+                    path: "kustomization.yaml".into(),
+                    message: format!("unknown sort order `{other}`"),
+                });
+            }
+        },
+        None => (
+            ORDER_FIRST.map(String::from).to_vec(),
+            ORDER_LAST.map(String::from).to_vec(),
+        ),
+    };
+    let order = |kind: &str| -> i64 {
+        if let Some(i) = first.iter().position(|k| k == kind) {
+            return i as i64 - first.len() as i64;
+        }
+        if let Some(i) = last.iter().position(|k| k == kind) {
+            return 1 + i as i64;
+        }
+        0
+    };
+    res.sort_by(|a, b| {
+        let (ga, gb) = (a.gvk(), b.gvk());
+        if ga != gb {
+            let (ia, ib) = (order(&ga.kind), order(&gb.kind));
+            if ia != ib {
+                return ia.cmp(&ib);
+            }
+            if ga.kind == "Namespace"
+                && gb.kind == "Namespace"
+                && (ga.group.is_empty() || gb.group.is_empty())
+            {
+                return gb.sort_string().cmp(&ga.sort_string());
+            }
+            return ga.sort_string().cmp(&gb.sort_string());
+        }
+        a.cur_id().sort_string().cmp(&b.cur_id().sort_string())
+    });
+    Ok(())
+}
