@@ -1,0 +1,209 @@
+//! Go values as Helm templates see them.
+//!
+//! Helm hands templates `map[string]interface{}` trees decoded from YAML/JSON (numbers are `float64`),
+//! plus `int64` from `--set`. Functions return typed Go values (`int`, `int64`, `[]string`, ...). The
+//! [`Value`] enum keeps the Go type where it is observable (`typeOf`, `%T`, comparison rules, printing).
+//!
+//! Maps are reference types in Go: Sprig's `set`, `unset` and `merge` mutate their argument and the
+//! change is visible to every holder of the map. [`Map`] is therefore an `Rc<RefCell<..>>`. Slices are
+//! never mutated in place by any template function, so lists are an immutable `Rc<[Value]>`.
+//!
+//! Values are per-execution (not `Send`); parsed templates ([`crate::Templates`]) are `Send + Sync` and can
+//! be executed concurrently from many threads, each with its own data.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// A Go map with string keys, shared by reference. Keys iterate in byte order, as Go's
+/// templates, `fmt` and `encoding/json` order them.
+pub type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
+
+/// The Go element type of a slice, observable through `typeOf` and `%T`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    /// `[]interface {}`
+    Any,
+    /// `[]string`
+    String,
+    /// `[]int`
+    Int,
+}
+
+/// Opaque Go objects with fields and methods (`.Files`, `.Capabilities`, ...), supplied by the caller.
+pub trait Object: fmt::Debug {
+    /// The Go type name, e.g. `chart.Metadata` or `*chartutil.Capabilities`.
+    fn type_name(&self) -> String;
+    /// A field or zero-argument method.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// A method called with arguments; `None` when there is no such method.
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    /// The `String()` method of a Go `fmt.Stringer`, used when printing.
+    fn display(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A Go value.
+#[derive(Clone, Debug, Default)]
+pub enum Value {
+    /// A nil `interface{}` (also Go's "no value").
+    #[default]
+    Nil,
+    Bool(bool),
+    /// Go `int`.
+    Int(i64),
+    /// Go `int64`.
+    I64(i64),
+    /// Go `uint64` (semver parts).
+    U64(u64),
+    Float(f64),
+    String(Rc<str>),
+    /// `[]byte`.
+    Bytes(Rc<[u8]>),
+    List(ListKind, Rc<[Value]>),
+    Map(MapRef),
+    Object(Rc<dyn Object>),
+}
+
+impl Value {
+    pub fn str(s: impl Into<Rc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(ListKind::Any, items.into())
+    }
+
+    pub fn string_list(items: Vec<String>) -> Value {
+        Value::List(ListKind::String, items.into_iter().map(Value::str).collect::<Vec<_>>().into())
+    }
+
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+
+    pub fn empty_map() -> Value {
+        Value::map(BTreeMap::new())
+    }
+
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// Go template truthiness (`if`, `with`, `and`, `or`, `not`).
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) | Value::I64(i) => *i != 0,
+            Value::U64(u) => *u != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::Bytes(b) => !b.is_empty(),
+            Value::List(_, l) => !l.is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Object(_) => true,
+        }
+    }
+
+    /// Go's `%T` / reflect type string.
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::I64(_) => "int64".into(),
+            Value::U64(_) => "uint64".into(),
+            Value::Float(_) => "float64".into(),
+            Value::String(_) => "string".into(),
+            Value::Bytes(_) => "[]uint8".into(),
+            Value::List(k, _) => match k {
+                ListKind::Any => "[]interface {}".into(),
+                ListKind::String => "[]string".into(),
+                ListKind::Int => "[]int".into(),
+            },
+            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Object(o) => o.type_name(),
+        }
+    }
+
+    /// Go's reflect kind name (`kindOf`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::I64(_) => "int64",
+            Value::U64(_) => "uint64",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::Bytes(_) | Value::List(..) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(_) => "ptr",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Deep copy: maps are copied, so mutations of the copy are not seen by the original.
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(k, l) => Value::List(*k, l.iter().map(Value::deep_copy).collect::<Vec<_>>().into()),
+            Value::Map(m) => Value::map(m.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect()),
+            v => v.clone(),
+        }
+    }
+
+    /// Converts JSON into the values Helm would see (numbers as float64).
+    pub fn from_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Null => Value::Nil,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::str(s.as_str()),
+            serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => {
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
+        }
+    }
+
+    /// Parses a YAML document into values as Helm loads values files (sigs.k8s.io/yaml: numbers float64,
+    /// maps with string keys). An empty document is an empty map.
+    pub fn from_yaml_str(src: &str) -> Result<Value, String> {
+        crate::yaml::parse_values(src)
+    }
+
+    /// Identity of reference types (Go map pointer equality), used for cycle guards.
+    pub fn map_ptr(&self) -> Option<*const ()> {
+        match self {
+            Value::Map(m) => Some(Rc::as_ptr(m) as *const ()),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::str(s)
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::str(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
