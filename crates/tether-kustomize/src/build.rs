@@ -510,7 +510,7 @@ fn absorb(acc: &mut Acc, mut r: Resource) -> Result<()> {
             r.prev_ids = old.prev_ids.clone();
             r.prefixes = old.prefixes.clone();
             r.suffixes = old.suffixes.clone();
-            r.needs_hash = r.needs_hash || old.needs_hash;
+            r.needs_hash = old.needs_hash;
             acc.res[hits[0]] = r;
             Ok(())
         }

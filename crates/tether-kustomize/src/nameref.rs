@@ -202,7 +202,7 @@ pub fn fix(res: &mut [Resource], cfg: &TransformerConfig) -> Result<()> {
         .map(|r| Cand {
             prev: r.prev_ids.clone(),
             cur: r.cur_id(),
-            org_ns: r.org_id().namespace,
+            org_ns: r.org_id().effective_namespace().to_string(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
         })
