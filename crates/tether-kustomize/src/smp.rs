@@ -283,19 +283,67 @@ fn element_values(pl: &[Value], dl: &[Value], keys: &[String]) -> Vec<Vec<String
     out
 }
 
-fn valid_keys(values: &[String], keys: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut vk = Vec::new();
-    let mut vv = Vec::new();
-    for (k, v) in keys.iter().zip(values) {
-        if !v.is_empty() {
-            vk.push(k.clone());
-            vv.push(v.clone());
-        }
-    }
-    if vk.is_empty() {
+/// kyaml's `validateKeys`: keeps the keys that have a value somewhere in `list`.
+fn valid_keys(
+    list: &[Vec<String>],
+    values: &[String],
+    keys: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let present: Vec<bool> = (0..keys.len())
+        .map(|i| list.iter().any(|v| v.get(i).is_some_and(|x| !x.is_empty())))
+        .collect();
+    if !present.iter().any(|p| *p) {
         return (keys.to_vec(), values.to_vec());
     }
+    let vk = keys
+        .iter()
+        .zip(&present)
+        .filter(|(_, p)| **p)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let vv = values
+        .iter()
+        .zip(&present)
+        .filter(|(v, p)| !v.is_empty() || **p)
+        .map(|(v, _)| v.clone())
+        .collect();
     (vk, vv)
+}
+
+/// Two key tuples match when they share a value and differ only where one side is empty.
+fn match_values(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut common = false;
+    let mut res = Vec::with_capacity(a.len());
+    for (x, y) in a.iter().zip(b) {
+        if x == y {
+            common = true;
+            res.push(x.clone());
+        } else if !x.is_empty() && !y.is_empty() {
+            return None;
+        } else if !x.is_empty() {
+            res.push(x.clone());
+        } else {
+            res.push(y.clone());
+        }
+    }
+    common.then_some(res)
+}
+
+/// kyaml's `mergeValues` for composite keys: a tuple missing a secondary key takes it from a
+/// tuple that agrees on the others.
+fn merge_values(list: &mut [Vec<String>]) {
+    for i in 0..list.len() {
+        let v1 = list[i].clone();
+        for j in 0..list.len() {
+            if let Some(res) = match_values(&v1, &list[j]) {
+                list[i] = res.clone();
+                list[j] = res;
+            }
+        }
+    }
 }
 
 fn matches(e: &Value, vk: &[String], vv: &[String]) -> bool {
@@ -314,24 +362,33 @@ fn merge_keyed(
     item: Schema,
     same: bool,
 ) -> Result<Vec<Value>, String> {
+    let mut values = values.to_vec();
+    if keys.len() > 1 {
+        merge_values(&mut values);
+    }
     let mut items: Vec<Value> = Vec::new();
-    for value in values {
-        let (vk, vv) = valid_keys(value, keys);
-        let di = dest.iter().position(|e| matches(e, &vk, &vv));
-        let pe = pl.iter().find(|e| matches(e, &vk, &vv));
+    let mut last_keys = keys.to_vec();
+    for value in &values {
+        if value.is_empty() {
+            continue;
+        }
+        let (vk, vv) = valid_keys(&values, value, keys);
+        last_keys = vk.clone();
+        let (lk, lv) = valid_keys(std::slice::from_ref(&vv), &vv, &vk);
+        let di = dest.iter().position(|e| matches(e, &lk, &lv));
+        let pe = pl.iter().find(|e| matches(e, &lk, &lv));
         let de = di.map(|i| dest[i].clone());
         let out = walk(de, pe, item, same)?;
-        let v = match out {
+        let mut v = match out {
             Out::Set(v) if !v.is_null() && !v.as_object().is_some_and(Map::is_empty) => v,
             _ => {
-                dest.retain(|e| !(e.is_object() && matches(e, &vk, &vv)));
+                dest.retain(|e| !matches(e, &vk, &vv));
                 continue;
             }
         };
-        let mut v = v;
         if let Value::Object(m) = &mut v {
             for (k, val) in vk.iter().zip(&vv) {
-                if !m.contains_key(k) {
+                if !m.contains_key(k) && !val.is_empty() {
                     m.insert(k.clone(), Value::String(val.clone()));
                 }
             }
@@ -341,30 +398,28 @@ fn merge_keyed(
         }
         set_element(&mut items, &vk, &vv, v);
     }
-    // Put back the destination's elements (kyaml's appendListNode, once per value).
-    let mut first = true;
-    for value in values {
-        let (vk, _) = valid_keys(value, keys);
-        if vk.len() > 1 {
+    if values.is_empty() {
+        return Ok(items);
+    }
+    // kyaml's appendListNode: the destination's elements, in their order. With composite
+    // keys each is moved to the end; with one key it is replaced in place.
+    for e in dest {
+        let mut vals = Vec::new();
+        let mut missing = false;
+        for k in &last_keys {
+            match e.as_object().and_then(|m| m.get(k)) {
+                Some(x) if !x.is_null() => vals.push(scalar_text(x)),
+                _ => missing = true,
+            }
+        }
+        if missing {
+            items.push(e);
             continue;
         }
-        let src: Vec<Value> = if first { dest.clone() } else { items.clone() };
-        first = false;
-        for e in src {
-            let mut vals = Vec::new();
-            let mut missing = false;
-            for k in &vk {
-                match e.as_object().and_then(|m| m.get(k)) {
-                    Some(x) if !x.is_null() => vals.push(scalar_text(x)),
-                    _ => missing = true,
-                }
-            }
-            if missing {
-                items.push(e);
-                continue;
-            }
-            set_element(&mut items, &vk, &vals, e);
+        if last_keys.len() > 1 {
+            items.retain(|x| !matches(x, &last_keys, &vals));
         }
+        set_element(&mut items, &last_keys, &vals, e);
     }
     Ok(items)
 }
