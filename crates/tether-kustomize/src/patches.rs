@@ -196,7 +196,9 @@ pub fn smp_by_target(
                 .entry("metadata")
                 .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(md) = md {
-                md.insert("name".into(), Value::String(r.name().to_string()));
+                if !allow_name {
+                    md.insert("name".into(), Value::String(r.name().to_string()));
+                }
                 if r.namespace().is_empty() {
                     md.remove("namespace");
                 } else {
