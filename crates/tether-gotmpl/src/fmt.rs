@@ -388,6 +388,43 @@ fn format_g_prec(f: f64, p: usize) -> String {
     }
 }
 
+/// strconv.FormatFloat(f, 'x', -1, 64).
+fn hex_float(f: f64) -> String {
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0x0p+00".into() } else { "0x0p+00".into() };
+    }
+    if !f.is_finite() {
+        return format_float_g(f);
+    }
+    let bits = f.to_bits();
+    let neg = bits >> 63 == 1;
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // subnormal: normalise
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+        exp += 1;
+    }
+    let e = exp - 1023;
+    let frac = format!("{mant:013x}");
+    let frac = frac.trim_end_matches('0');
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push_str("0x1");
+    if !frac.is_empty() {
+        s.push('.');
+        s.push_str(frac);
+    }
+    s.push_str(&format!("p{}{:02}", if e < 0 { '-' } else { '+' }, e.abs()));
+    s
+}
+
 /// Go's strconv.Quote.
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -442,7 +479,10 @@ fn fmt_arg(out: &mut String, arg: &Value, verb: char, sp: Spec) {
             None => bad_verb(out, arg, verb),
         },
         Value::Float(f) => match verb {
-            'x' | 'X' => bad_verb(out, arg, verb),
+            'x' | 'X' => {
+                let s = hex_float(*f);
+                pad(out, &if verb == 'X' { s.to_uppercase() } else { s }, sp)
+            }
             _ => match fmt_float(*f, verb, sp) {
                 Some(s) => pad(out, &s, sp),
                 None => bad_verb(out, arg, verb),

@@ -718,6 +718,8 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         n.float = Some(i as f64);
     } else if let Some(u) = n.uint {
         n.float = Some(u as f64);
+    } else if !is_hex && !clean.contains(['.', 'e', 'E', 'p', 'P']) {
+        return Err(format!("integer overflow: {text:?}"));
     } else if !is_hex {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => {

@@ -883,17 +883,20 @@ fn load_all(src: &str) -> PResult<Vec<Raw>> {
     Ok(docs)
 }
 
-fn scalar_value(s: &str, plain: bool) -> Value {
+fn scalar_value(s: &str, plain: bool) -> PResult<Value> {
     if !plain {
-        return Value::str(s);
+        return Ok(Value::str(s));
     }
-    match resolve(s) {
+    Ok(match resolve(s) {
         Resolved::Null => Value::Nil,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Float(i as f64),
+        Resolved::Float(f) if !f.is_finite() => {
+            return Err(format!("json: unsupported value: {}", crate::fmt::format_float_g(f)));
+        }
         Resolved::Float(f) => Value::Float(f),
         Resolved::Timestamp | Resolved::Merge | Resolved::Str => Value::str(s),
-    }
+    })
 }
 
 fn key_string(k: &Raw) -> PResult<String> {
@@ -917,7 +920,7 @@ fn key_string(k: &Raw) -> PResult<String> {
 /// sigs.k8s.io/yaml: YAML -> JSON -> interface{} (numbers float64).
 fn raw_to_value(r: &Raw) -> PResult<Value> {
     Ok(match r {
-        Raw::Scalar(s, plain) => scalar_value(s, *plain),
+        Raw::Scalar(s, plain) => scalar_value(s, *plain)?,
         Raw::Seq(items) => Value::list(items.iter().map(raw_to_value).collect::<PResult<_>>()?),
         Raw::Map(items) => {
             let mut m = BTreeMap::new();
@@ -939,6 +942,15 @@ fn raw_to_value(r: &Raw) -> PResult<Value> {
                     }
                     continue;
                 }
+                if let Raw::Scalar(ks, true) = k
+                    && matches!(resolve(ks), Resolved::Null)
+                {
+                    let shown = match v {
+                        Raw::Scalar(vs, _) => crate::fmt::go_quote(vs),
+                        _ => "...".to_string(),
+                    };
+                    return Err(format!("unsupported map key of type: %!s(<nil>), key: <nil>, value: {shown}"));
+                }
                 m.insert(key_string(k)?, raw_to_value(v)?);
             }
             Value::map(m)
@@ -948,11 +960,11 @@ fn raw_to_value(r: &Raw) -> PResult<Value> {
 
 /// Parses a values document (first document of the stream); empty input is an empty map.
 pub fn parse_values(src: &str) -> Result<Value, String> {
-    let docs = load_all(src)?;
+    let docs = load_all(src).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
     match docs.first() {
         None => Ok(Value::empty_map()),
         Some(d) => {
-            let v = raw_to_value(d)?;
+            let v = raw_to_value(d).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
             Ok(if v.is_nil() { Value::empty_map() } else { v })
         }
     }

@@ -14,21 +14,10 @@ fn map(items: Vec<(&str, Value)>) -> Value {
     Value::map(items.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>())
 }
 
-/// Helm's coalescing drops keys whose value is null.
-fn drop_nulls(v: &Value) {
-    if let Value::Map(m) = v {
-        m.borrow_mut().retain(|_, x| !x.is_nil());
-        for x in m.borrow().values() {
-            drop_nulls(x);
-        }
-    }
-}
-
 /// The top-level data `helm template t` gives a chart named `t` (release-name, namespace default).
-fn helm_data(values: &str) -> Value {
-    let vals = Value::from_yaml_str(values).expect("case values parse");
-    drop_nulls(&vals);
-    map(vec![
+fn helm_data(values: &str) -> Result<Value, String> {
+    let vals = Value::from_yaml_str(values).map_err(|e| format!("cannot load values.yaml: {e}"))?;
+    Ok(map(vec![
         ("Values", vals),
         (
             "Release",
@@ -53,7 +42,7 @@ fn helm_data(values: &str) -> Value {
                 map(vec![("Version", "v1.32.0".into()), ("Major", "1".into()), ("Minor", "32".into())]),
             )]),
         ),
-    ])
+    ]))
 }
 
 struct Case {
@@ -114,8 +103,8 @@ fn render(c: &Case) -> Result<String, String> {
     if let Some(h) = &c.helpers {
         files.push(("t/templates/_helpers.tpl", h));
     }
+    let data = helm_data(&c.values)?;
     let set = Templates::parse(&files).map_err(|e| e.helm_message())?;
-    let data = helm_data(&c.values);
     set.exec(CASE_FILE, &data, &ExecOptions::default()).map_err(|e| e.helm_message())
 }
 

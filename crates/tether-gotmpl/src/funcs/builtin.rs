@@ -54,7 +54,11 @@ fn eq2(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
         (Value::List(..), _) | (_, Value::List(..)) | (Value::Map(_), _) | (_, Value::Map(_)) | (Value::Bytes(_), _) => {
-            return Err(format!("non-comparable type {}: {}", crate::fmt::sprint_v(b), b.type_name()));
+            return Err(format!(
+                "non-comparable type {}: {}",
+                crate::fmt::go_sprintf("%s", std::slice::from_ref(b)),
+                b.type_name()
+            ));
         }
         _ => false,
     })
@@ -110,9 +114,6 @@ fn js_escape(s: &str) -> String {
             '>' => o.push_str("\\u003E"),
             '&' => o.push_str("\\u0026"),
             '=' => o.push_str("\\u003D"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
             c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04X}", c as u32)),
             c => o.push(c),
         }
@@ -192,6 +193,9 @@ pub(super) fn register(r: &mut Registry) {
     r.add("index", &[P::Value], Some(P::Value), |_, a| {
         let mut it = a.into_iter();
         let mut item = it.next().unwrap_or_default();
+        if item.is_nil() {
+            return Err("index of untyped nil".into());
+        }
         for idx in it {
             if item.is_nil() {
                 return Err("index of nil pointer".into());

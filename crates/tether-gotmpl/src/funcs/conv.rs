@@ -148,7 +148,7 @@ pub(super) fn register(r: &mut Registry) {
     r.add("typeIsLike", &[P::Str, P::Any], None, |_, a| {
         let t = type_of(&a[1]);
         let target = s(&a[0]);
-        Ok(Value::Bool(target == t || target == format!("*{t}")))
+        Ok(Value::Bool(target == t || format!("*{target}") == t))
     });
     r.add("kindOf", &[P::Any], None, |_, a| Ok(Value::str(a[0].kind_name())));
     r.add("kindIs", &[P::Str, P::Any], None, |_, a| Ok(Value::Bool(s(&a[0]) == a[1].kind_name())));
