@@ -33,7 +33,7 @@ fn first(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
 fn rest(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = find(&a[0], "rest")?;
     if l.is_empty() {
-        return Ok(Value::Nil);
+        return Ok(any_list(Vec::new()));
     }
     Ok(any_list(l[1..].to_vec()))
 }
@@ -44,14 +44,14 @@ fn last(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
 fn initial(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = find(&a[0], "initial")?;
     if l.is_empty() {
-        return Ok(Value::Nil);
+        return Ok(any_list(Vec::new()));
     }
     Ok(any_list(l[..l.len() - 1].to_vec()))
 }
 fn reverse(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = find(&a[0], "reverse")?;
     if l.is_empty() {
-        return Ok(Value::Nil);
+        return Ok(any_list(Vec::new()));
     }
     Ok(any_list(l.iter().rev().cloned().collect()))
 }

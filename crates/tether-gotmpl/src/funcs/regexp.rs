@@ -6,7 +6,26 @@ use super::{FnError, P, Registry, i, s};
 use crate::value::Value;
 
 fn compile(re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("error parsing regexp: {}", first_line(&e.to_string())))
+    Regex::new(re).map_err(|e| format!("error parsing regexp: {}", go_regex_error(re, &e.to_string())))
+}
+
+/// Go's regexp/syntax error text for the common cases.
+fn go_regex_error(re: &str, rust_msg: &str) -> String {
+    let m = first_line(rust_msg);
+    let m = m.strip_prefix("error: ").unwrap_or(&m);
+    match m {
+        "unclosed group" => format!("missing closing ): `{re}`"),
+        "unclosed character class" => {
+            let from = re.rfind('[').unwrap_or(0);
+            format!("missing closing ]: `{}`", &re[from..])
+        }
+        "unopened group" => format!("unexpected ): `{re}`"),
+        "repetition operator missing expression" => {
+            let op = re.chars().find(|c| matches!(c, '*' | '+' | '?')).unwrap_or('*');
+            format!("missing argument to repetition operator: `{op}`")
+        }
+        other => other.to_string(),
+    }
 }
 
 fn must(re: &str) -> Result<Regex, FnError> {

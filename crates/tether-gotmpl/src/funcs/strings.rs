@@ -219,8 +219,8 @@ const NUM: &[u8] = b"0123456789";
 
 pub(super) fn register(r: &mut Registry) {
     r.add("trim", &[P::Str], None, |_, a| sv(s(&a[0]).trim_matches(go_is_space)));
-    r.add("upper", &[P::Str], None, |_, a| sv(s(&a[0]).to_uppercase()));
-    r.add("lower", &[P::Str], None, |_, a| sv(s(&a[0]).to_lowercase()));
+    r.add("upper", &[P::Str], None, |_, a| sv(go_upper(s(&a[0]))));
+    r.add("lower", &[P::Str], None, |_, a| sv(go_lower(s(&a[0]))));
     r.add("title", &[P::Str], None, |_, a| sv(title(s(&a[0]))));
     r.add("untitle", &[P::Str], None, |_, a| sv(untitle(s(&a[0]))));
     r.add("substr", &[P::Int, P::Int, P::Str], None, |_, a| {
@@ -328,6 +328,32 @@ pub(super) fn register(r: &mut Registry) {
         let printable: Vec<u8> = (32u8..=126).collect();
         sv(rand_string(i(&a[0]), &printable))
     });
+}
+
+/// Go's strings.ToUpper: rune by rune, keeping runes without a single-rune upper case.
+pub(crate) fn go_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut u = c.to_uppercase();
+            match (u.next(), u.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Go's strings.ToLower, rune by rune.
+pub(crate) fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut u = c.to_lowercase();
+            match (u.next(), u.next()) {
+                (Some(x), None) => x,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// strings.Replace(s, old, new, -1), including Go's behaviour for an empty `old`.
