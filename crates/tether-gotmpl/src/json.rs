@@ -139,8 +139,22 @@ fn go_json_error(src: &str, e: &serde_json::Error) -> String {
             // Locate the offending character like Go's scanner does.
             let line_start: usize = src.split('\n').take(e.line().saturating_sub(1)).map(|l| l.len() + 1).sum();
             let off = line_start + e.column().saturating_sub(1);
+            let msg = e.to_string();
+            let context = if msg.contains("key must be a string") {
+                "looking for beginning of object key string"
+            } else if msg.contains("expected `,` or `}`") {
+                "after object key:value pair"
+            } else if msg.contains("expected `:`") {
+                "after object key"
+            } else if msg.contains("expected `,` or `]`") {
+                "after array element"
+            } else if msg.contains("trailing characters") {
+                "after top-level value"
+            } else {
+                "looking for beginning of value"
+            };
             match src[off.min(src.len())..].chars().next() {
-                Some(c) => format!("invalid character {} looking for beginning of value", go_char_quote(c)),
+                Some(c) => format!("invalid character {} {context}", go_char_quote(c)),
                 None => "unexpected end of JSON input".into(),
             }
         }

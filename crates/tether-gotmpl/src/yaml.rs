@@ -746,11 +746,6 @@ pub fn emit(n: &YNode) -> String {
     // Document end: write_indent, then stream end.
     e.indent = -1;
     e.write_indent();
-    if e.open_ended {
-        // go-yaml v2 writes "..." at stream end after an open-ended root scalar.
-        e.write_indicator("...", true, false, false);
-        e.write_indent();
-    }
     e.out
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::{FnError, FnResult, P, Registry, s};
 use crate::Error;
 use crate::exec::Exec;
-use crate::fmt::go_sprintf;
 use crate::json::{JsonOpts, marshal};
 use crate::value::Value;
 
@@ -81,7 +80,7 @@ pub(super) fn register(r: &mut Registry) {
             _ => false,
         };
         if missing {
-            return Err(go_sprintf(&warn_wrap(s(&a[0])), &[]).into());
+            return Err(warn_wrap(s(&a[0])).into());
         }
         Ok(a[1].clone())
     });
