@@ -195,7 +195,95 @@ pub fn go_duration(d: i64) -> String {
     if neg { format!("-{out}") } else { out }
 }
 
+/// Parses a time with a Go layout (the common numeric/name tokens), in UTC.
+pub fn go_parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
+    let mut fmt = String::new();
+    let mut i = 0;
+    let l = layout;
+    let toks: [(&str, &str); 24] = [
+        ("January", "%B"),
+        ("Jan", "%b"),
+        ("Monday", "%A"),
+        ("Mon", "%a"),
+        ("MST", "%Z"),
+        ("2006", "%Y"),
+        ("Z07:00", "%:z"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("Z0700", "%z"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+        (".999999999", "%.f"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("_2", "%e"),
+        ("06", "%y"),
+        ("15", "%H"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("PM", "%p"),
+        ("1", "%-m"),
+    ];
+    'outer: while i < l.len() {
+        for (t, f) in toks {
+            if l[i..].starts_with(t) {
+                fmt.push_str(f);
+                i += t.len();
+                continue 'outer;
+            }
+        }
+        for (t, f) in [("2", "%-d"), ("3", "%-I"), ("4", "%-M"), ("5", "%-S")] {
+            if l[i..].starts_with(t) {
+                fmt.push_str(f);
+                i += t.len();
+                continue 'outer;
+            }
+        }
+        let c = l[i..].chars().next().expect("non-empty");
+        if c == '%' {
+            fmt.push_str("%%");
+        } else {
+            fmt.push(c);
+        }
+        i += c.len_utf8();
+    }
+    let first_tok = toks.iter().map(|(t, _)| *t).find(|t| layout.starts_with(t)).unwrap_or(layout);
+    let bad = || {
+        format!(
+            "parsing time {} as {}: cannot parse {} as {}",
+            crate::fmt::go_quote(value),
+            crate::fmt::go_quote(layout),
+            crate::fmt::go_quote(value),
+            crate::fmt::go_quote(first_tok)
+        )
+    };
+    if let Ok(dt) = DateTime::parse_from_str(value, &fmt) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    if let Ok(ndt) = chrono::NaiveDateTime::parse_from_str(value, &fmt) {
+        return Ok(Utc.from_utc_datetime(&ndt));
+    }
+    if let Ok(nd) = chrono::NaiveDate::parse_from_str(value, &fmt) {
+        return Ok(Utc.from_utc_datetime(&nd.and_hms_opt(0, 0, 0).expect("midnight exists")));
+    }
+    Err(bad())
+}
+
 pub(super) fn register(r: &mut Registry) {
+    r.add("toDate", &[P::Str, P::Str], None, |_, a| {
+        Ok(time_val(go_parse(s(&a[0]), s(&a[1])).unwrap_or_else(|_| Utc.timestamp_opt(-62135596800, 0).single().expect("zero time"))))
+    });
+    r.add("mustToDate", &[P::Str, P::Str], None, |_, a| Ok(time_val(go_parse(s(&a[0]), s(&a[1]))?)));
+    r.add("durationRound", &[P::Any], None, |_, a| {
+        let secs: i64 = match &a[0] {
+            Value::String(st) => parse_go_duration(st).map(|n| n / 1_000_000_000).unwrap_or(0),
+            Value::Object(_) => (Utc::now() - to_time(&a[0])).num_seconds(),
+            v => to_i64(v) / 1_000_000_000,
+        };
+        Ok(Value::str(duration_round(secs)))
+    });
     r.add("now", &[], None, |_, _| Ok(time_val(Utc::now())));
     r.add("date", &[P::Str, P::Any], None, |_, a| Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0])))));
     r.add("dateInZone", &[P::Str, P::Any, P::Str], None, |_, a| Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0])))));
@@ -204,9 +292,11 @@ pub(super) fn register(r: &mut Registry) {
     r.add("htmlDateInZone", &[P::Any, P::Str], None, |_, a| Ok(Value::str(go_format(&to_time(&a[0]), "2006-01-02"))));
     r.add("unixEpoch", &[P::Any], None, |_, a| Ok(Value::str(to_time(&a[0]).timestamp().to_string())));
     r.add("duration", &[P::Any], None, |_, a| {
+        // Sprig accepts only string and int64 here; anything else is 0.
         let secs = match &a[0] {
             Value::String(st) => st.parse::<i64>().unwrap_or(0),
-            v => to_i64(v),
+            Value::I64(v) => *v,
+            _ => 0,
         };
         Ok(Value::str(go_duration(secs.saturating_mul(1_000_000_000))))
     });
@@ -265,4 +355,24 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
         total += num * unit;
     }
     Some(if neg { -(total as i64) } else { total as i64 })
+}
+
+/// Sprig's durationRound: the largest unit only.
+fn duration_round(secs: i64) -> String {
+    let u = secs.unsigned_abs();
+    let (year, month, day, hour, minute) = (31_536_000u64, 2_592_000u64, 86_400u64, 3_600u64, 60u64);
+    let s = if u >= year {
+        format!("{}y", u / year)
+    } else if u >= month {
+        format!("{}mo", u / month)
+    } else if u >= day {
+        format!("{}d", u / day)
+    } else if u >= hour {
+        format!("{}h", u / hour)
+    } else if u >= minute {
+        format!("{}m", u / minute)
+    } else {
+        format!("{u}s")
+    };
+    if secs < 0 { format!("-{s}") } else { s }
 }

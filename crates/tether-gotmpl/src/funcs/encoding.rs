@@ -294,5 +294,26 @@ pub(super) fn register(r: &mut Registry) {
         rand::thread_rng().fill_bytes(&mut b);
         sv(B64.encode(b))
     });
+    r.add("bcrypt", &[P::Str], None, |_, a| sv(go_bcrypt(s(&a[0]))));
+    r.add("htpasswd", &[P::Str, P::Str], None, |_, a| {
+        let user = s(&a[0]);
+        if user.contains(':') {
+            return sv(format!("invalid username: {user}"));
+        }
+        sv(format!("{user}:{}", go_bcrypt(s(&a[1]))))
+    });
     r.add("getHostByName", &[P::Str], None, |_, _| sv(""));
+}
+
+/// golang.org/x/crypto/bcrypt with the default cost (10) and the `$2a$` prefix.
+fn go_bcrypt(input: &str) -> String {
+    // bcrypt only reads the first 72 bytes; Go's implementation rejects longer input since 2023,
+    // sprig then returns the error text.
+    if input.len() > 72 {
+        return "bcrypt: password length exceeds 72 bytes".into();
+    }
+    match bcrypt::hash_with_result(input, 10) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
+        Err(e) => e.to_string(),
+    }
 }
