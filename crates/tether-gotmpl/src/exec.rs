@@ -628,6 +628,9 @@ impl<'a> Exec<'a> {
         }
         let r = (func.f)(self, args);
         match r {
+            Ok(Value::String(st)) if st.len() > self.opts.limits.max_output => {
+                Err(Error::Limit(format!("string value exceeds {} bytes", self.opts.limits.max_output)))
+            }
             Ok(v) => Ok(Val::plain(v)),
             Err(e) => Err(match e {
                 funcs::FnError::Msg(m) => {

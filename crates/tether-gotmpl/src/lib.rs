@@ -23,10 +23,12 @@ use std::sync::Arc;
 
 pub mod exec;
 pub mod fmt;
+pub mod fuzzing;
 pub mod funcs;
 pub mod json;
 pub mod lex;
 pub mod parse;
+pub mod toml;
 pub mod value;
 pub mod yaml;
 

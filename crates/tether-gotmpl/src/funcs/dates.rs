@@ -312,6 +312,10 @@ pub(super) fn register(r: &mut Registry) {
             None => Ok(time_val(t)),
         }
     });
+    r.add("date_modify", &[P::Str, P::Any], None, |_, a| {
+        let t = to_time(&a[1]);
+        Ok(time_val(parse_go_duration(s(&a[0])).map(|n| t + Duration::nanoseconds(n)).unwrap_or(t)))
+    });
     r.add("mustDateModify", &[P::Str, P::Any], None, |_, a| {
         let t = to_time(&a[1]);
         match parse_go_duration(s(&a[0])) {

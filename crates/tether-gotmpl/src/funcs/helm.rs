@@ -99,5 +99,6 @@ pub(super) fn register(r: &mut Registry) {
     r.add("fromJson", &[P::Str], None, |_, a| Ok(crate::json::from_json(s(&a[0]))));
     r.add("fromJsonArray", &[P::Str], None, |_, a| Ok(crate::json::from_json_array(s(&a[0]))));
     r.add("mustFromJson", &[P::Str], None, |_, a| Ok(crate::json::from_json_any(s(&a[0]))?));
+    r.add("toToml", &[P::Any], None, |_, a| Ok(Value::str(crate::toml::to_toml(&a[0]))));
     r.add("lookup", &[P::Str, P::Str, P::Str, P::Str], None, |_, _| Ok(Value::empty_map()));
 }
