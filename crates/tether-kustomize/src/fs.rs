@@ -69,6 +69,35 @@ impl FileSystem for OverlayFs<'_> {
     }
 }
 
+/// Files held in memory (fuzzing, tests, generated overlays).
+#[derive(Debug, Clone, Default)]
+pub struct MemFs {
+    pub files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl MemFs {
+    /// Adds a file.
+    pub fn insert(&mut self, path: impl AsRef<Path>, content: impl Into<Vec<u8>>) {
+        self.files.insert(clean(path.as_ref()), content.into());
+    }
+}
+
+impl FileSystem for MemFs {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.files
+            .get(&clean(path))
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        let p = clean(path);
+        self.files.keys().any(|k| k.starts_with(&p) && *k != p)
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        self.files.contains_key(&clean(path))
+    }
+}
+
 /// Lexically normalises a path: removes `.` and folds `..`.
 pub fn clean(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();

@@ -13,6 +13,8 @@ pub mod build;
 pub mod error;
 pub mod fieldspec;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generators;
 pub mod nameref;
 pub mod patches;

@@ -29,7 +29,6 @@ fn same_ending(a: &[String], b: &[String]) -> bool {
 struct Ctx<'a> {
     cands: &'a [Cand],
     referrer: &'a Cand,
-    referrer_kind: &'a str,
     role_ref: Option<Gvk>,
     target: &'a Gvk,
     fs: &'a FieldSpec,
@@ -190,7 +189,7 @@ fn pool_for(cands: &[Cand], referrer: &Resource) -> Vec<usize> {
             let id = &cands[i].cur;
             id.gvk.is_cluster_scoped()
                 || id.effective_namespace() == rid.effective_namespace()
-                || sa_ns.iter().any(|n| *n == id.namespace)
+                || sa_ns.contains(&id.namespace)
         })
         .collect()
 }
@@ -211,7 +210,6 @@ pub fn fix(res: &mut [Resource], cfg: &TransformerConfig) -> Result<()> {
         let org = r.org_id();
         let pool = pool_for(&cands, r);
         let role_ref = role_ref_gvk(r);
-        let kind = r.kind().to_string();
         for (target, specs) in &cfg.name_reference {
             for fs in specs {
                 if !org.gvk.is_selected(&fs.gvk) {
@@ -220,12 +218,10 @@ pub fn fix(res: &mut [Resource], cfg: &TransformerConfig) -> Result<()> {
                 let ctx = Ctx {
                     cands: &cands,
                     referrer: &cands[ri],
-                    referrer_kind: &kind,
                     role_ref: role_ref.clone(),
                     target,
                     fs,
                 };
-                let _ = ctx.referrer_kind;
                 let mut v = Value::Object(std::mem::take(&mut r.obj));
                 let out = fs.apply(&mut v, Leaf::None, &mut |node| ctx.set(node, &pool));
                 if let Value::Object(m) = v {

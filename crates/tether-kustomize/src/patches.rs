@@ -132,7 +132,7 @@ fn apply_smp(
     Ok(true)
 }
 
-fn select<'a>(res: &'a mut [Resource], target: &Selector) -> Result<Vec<usize>> {
+fn select(res: &mut [Resource], target: &Selector) -> Result<Vec<usize>> {
     let c = Compiled::new(target)?;
     Ok(res
         .iter()

@@ -34,14 +34,14 @@ pub fn namespace(res: &mut [Resource], ns: &str, cfg: &TransformerConfig) -> Res
         if !gvk.is_cluster_scoped() {
             r.set_namespace(ns);
         }
-        if gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding" {
-            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects.iter_mut() {
-                    if let Value::Object(m) = s
-                        && m.get("name").and_then(Value::as_str) == Some("default")
-                    {
-                        m.insert("namespace".into(), Value::String(ns.into()));
-                    }
+        if (gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+        {
+            for s in subjects.iter_mut() {
+                if let Value::Object(m) = s
+                    && m.get("name").and_then(Value::as_str) == Some("default")
+                {
+                    m.insert("namespace".into(), Value::String(ns.into()));
                 }
             }
         }

@@ -47,17 +47,19 @@ fn expand(s: &str, vals: &HashMap<String, Value>) -> Value {
             i += 2;
             continue;
         }
-        if b[i] == b'$' && i + 1 < s.len() && b[i + 1] == b'(' {
-            if let Some(end) = s[i + 2..].find(')') {
-                let name = &s[i + 2..i + 2 + end];
-                if let Some(v) = vals.get(name) {
-                    match v {
-                        Value::String(x) => out.push_str(x),
-                        other => out.push_str(&other.to_string()),
-                    }
-                    i += 3 + end;
-                    continue;
+        if b[i] == b'$'
+            && i + 1 < s.len()
+            && b[i + 1] == b'('
+            && let Some(end) = s[i + 2..].find(')')
+        {
+            let name = &s[i + 2..i + 2 + end];
+            if let Some(v) = vals.get(name) {
+                match v {
+                    Value::String(x) => out.push_str(x),
+                    other => out.push_str(&other.to_string()),
                 }
+                i += 3 + end;
+                continue;
             }
         }
         let ch = s[i..].chars().next().expect("index is on a char boundary");

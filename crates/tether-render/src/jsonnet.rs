@@ -34,6 +34,8 @@ pub struct JsonnetSettings {
 }
 
 /// Evaluates a Jsonnet file into objects: the result may be an object or an array of objects.
+// jrsonnet keys its top-level arguments by interned strings (`IStr`), which clippy flags.
+#[allow(clippy::mutable_key_type)]
 pub fn evaluate(file: &Path, settings: &JsonnetSettings, repo_root: &Path) -> Result<Vec<Object>> {
     let err = |message: String| Error::Jsonnet {
         path: file.to_path_buf(),
