@@ -98,41 +98,69 @@ fn files() -> Vec<(String, String)> {
 
 fn data() -> Value {
     let values = Value::from_yaml_str(VALUES).expect("values parse");
-    let m = |items: Vec<(&str, Value)>| Value::map(items.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+    let m = |items: Vec<(&str, Value)>| {
+        Value::map(items.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    };
     m(vec![
         ("Values", values),
-        ("Release", m(vec![("Name", "rel".into()), ("Namespace", "default".into()), ("Service", "Helm".into())])),
-        ("Chart", m(vec![("Name", "bench".into()), ("Version", "1.0.0+meta".into())])),
+        (
+            "Release",
+            m(vec![
+                ("Name", "rel".into()),
+                ("Namespace", "default".into()),
+                ("Service", "Helm".into()),
+            ]),
+        ),
+        (
+            "Chart",
+            m(vec![
+                ("Name", "bench".into()),
+                ("Version", "1.0.0+meta".into()),
+            ]),
+        ),
     ])
 }
 
 fn dump(files: &[(String, String)]) {
-    let Ok(dir) = std::env::var("TETHER_BENCH_DUMP") else { return };
+    let Ok(dir) = std::env::var("TETHER_BENCH_DUMP") else {
+        return;
+    };
     let root = std::path::Path::new(&dir);
     for (name, src) in files {
         let p = root.join(name);
         std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
         std::fs::write(p, src).expect("write template");
     }
-    std::fs::write(root.join("bench/Chart.yaml"), "apiVersion: v2\nname: bench\nversion: 1.0.0+meta\n").expect("write");
+    std::fs::write(
+        root.join("bench/Chart.yaml"),
+        "apiVersion: v2\nname: bench\nversion: 1.0.0+meta\n",
+    )
+    .expect("write");
     std::fs::write(root.join("bench/values.yaml"), VALUES).expect("write");
 }
 
 fn bench(c: &mut Criterion) {
     let files = files();
     dump(&files);
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let lines: usize = files.iter().map(|(_, s)| s.lines().count()).sum();
     eprintln!("helper library: {} files, {lines} lines", files.len());
 
     let mut g = c.benchmark_group("gotmpl");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("parse_library", |b| b.iter(|| Templates::parse(black_box(&refs)).expect("parses")));
+    g.bench_function("parse_library", |b| {
+        b.iter(|| Templates::parse(black_box(&refs)).expect("parses"))
+    });
 
     let set = Templates::parse(&refs).expect("parses");
     let data = data();
     let opts = ExecOptions::default();
-    let names: Vec<String> = (0..MANIFESTS).map(|i| format!("bench/templates/m{i:02}.yaml")).collect();
+    let names: Vec<String> = (0..MANIFESTS)
+        .map(|i| format!("bench/templates/m{i:02}.yaml"))
+        .collect();
     // Sanity: the output is the expected shape.
     let first = set.exec(&names[0], &data, &opts).expect("renders");
     assert!(first.contains("app.kubernetes.io/instance: rel"), "{first}");

@@ -105,7 +105,12 @@ impl<'a> Exec<'a> {
         }
         self.depth += 1;
         let t2 = tree.clone();
-        let mut frame = Frame { tree, name: name.to_string(), vars: vec![("$".into(), dot.clone())], at: At::None };
+        let mut frame = Frame {
+            tree,
+            name: name.to_string(),
+            vars: vec![("$".into(), dot.clone())],
+            at: At::None,
+        };
         let mut out = String::new();
         let r = stacker::maybe_grow(256 * 1024, 4 * 1024 * 1024, || {
             self.walk_list(&mut frame, &dot, &t2.root, &mut out)
@@ -124,12 +129,18 @@ impl<'a> Exec<'a> {
             At::Node(n) => (n.pos(), n.to_string()),
         };
         let loc = f.tree.location(pos);
-        Error::Exec(format!("template: {loc}: executing {:?} at <{ctx}>: {msg}", f.name))
+        Error::Exec(format!(
+            "template: {loc}: executing {:?} at <{ctx}>: {msg}",
+            f.name
+        ))
     }
 
     fn write(&mut self, out: &mut String, s: &str) -> EResult<()> {
         if s.len() > self.out_budget {
-            return Err(Error::Limit(format!("output exceeds {} bytes", self.opts.limits.max_output)));
+            return Err(Error::Limit(format!(
+                "output exceeds {} bytes",
+                self.opts.limits.max_output
+            )));
         }
         self.out_budget -= s.len();
         out.push_str(s);
@@ -139,12 +150,21 @@ impl<'a> Exec<'a> {
     fn step(&mut self) -> EResult<()> {
         self.steps += 1;
         if self.steps > self.opts.limits.max_steps {
-            return Err(Error::Limit(format!("execution exceeds {} steps", self.opts.limits.max_steps)));
+            return Err(Error::Limit(format!(
+                "execution exceeds {} steps",
+                self.opts.limits.max_steps
+            )));
         }
         Ok(())
     }
 
-    fn walk_list<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, nodes: &'t [Node], out: &mut String) -> EResult<Flow> {
+    fn walk_list<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        nodes: &'t [Node],
+        out: &mut String,
+    ) -> EResult<Flow> {
         for n in nodes {
             match self.walk(f, dot, n, out)? {
                 Flow::Normal => {}
@@ -154,7 +174,13 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn walk<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, node: &'t Node, out: &mut String) -> EResult<Flow> {
+    fn walk<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        node: &'t Node,
+        out: &mut String,
+    ) -> EResult<Flow> {
         self.step()?;
         f.at = At::Node(node);
         match node {
@@ -197,12 +223,23 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn walk_if_with<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, b: &'t Branch, is_with: bool, out: &mut String) -> EResult<Flow> {
+    fn walk_if_with<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        b: &'t Branch,
+        is_with: bool,
+        out: &mut String,
+    ) -> EResult<Flow> {
         let nvars = f.vars.len();
         let v = self.eval_pipeline(f, dot, &b.pipe)?;
         let truth = v.v.truthy();
         let r = if truth {
-            if is_with { self.walk_list(f, &v, &b.list, out) } else { self.walk_list(f, dot, &b.list, out) }
+            if is_with {
+                self.walk_list(f, &v, &b.list, out)
+            } else {
+                self.walk_list(f, dot, &b.list, out)
+            }
         } else if let Some(el) = &b.else_list {
             self.walk_list(f, dot, el, out)
         } else {
@@ -212,7 +249,13 @@ impl<'a> Exec<'a> {
         r
     }
 
-    fn walk_range<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, b: &'t Branch, out: &mut String) -> EResult<Flow> {
+    fn walk_range<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        b: &'t Branch,
+        out: &mut String,
+    ) -> EResult<Flow> {
         let nvars = f.vars.len();
         let v = self.eval_pipeline(f, dot, &b.pipe)?;
         // Items: (key, value, key boxed)
@@ -220,17 +263,38 @@ impl<'a> Exec<'a> {
             Value::List(_, l) => l
                 .iter()
                 .enumerate()
-                .map(|(i, e)| (Val::plain(Value::Int(i as i64)), Val { v: e.clone(), boxed: true }))
+                .map(|(i, e)| {
+                    (
+                        Val::plain(Value::Int(i as i64)),
+                        Val {
+                            v: e.clone(),
+                            boxed: true,
+                        },
+                    )
+                })
                 .collect(),
             Value::Bytes(bs) => bs
                 .iter()
                 .enumerate()
-                .map(|(i, e)| (Val::plain(Value::Int(i as i64)), Val::plain(Value::Int(*e as i64))))
+                .map(|(i, e)| {
+                    (
+                        Val::plain(Value::Int(i as i64)),
+                        Val::plain(Value::Int(*e as i64)),
+                    )
+                })
                 .collect(),
             Value::Map(m) => m
                 .borrow()
                 .iter()
-                .map(|(k, e)| (Val::plain(Value::str(k.as_str())), Val { v: e.clone(), boxed: true }))
+                .map(|(k, e)| {
+                    (
+                        Val::plain(Value::str(k.as_str())),
+                        Val {
+                            v: e.clone(),
+                            boxed: true,
+                        },
+                    )
+                })
                 .collect(),
             Value::Nil => Vec::new(),
             other => {
@@ -305,7 +369,13 @@ impl<'a> Exec<'a> {
         Ok(v)
     }
 
-    fn eval_command<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, cmd: &'t Command, fin: Option<Val>) -> EResult<Val> {
+    fn eval_command<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        cmd: &'t Command,
+        fin: Option<Val>,
+    ) -> EResult<Val> {
         let first = &cmd.args[0];
         match first {
             Arg::Field { idents, .. } => {
@@ -350,7 +420,12 @@ impl<'a> Exec<'a> {
     }
 
     /// A parenthesised pipeline: its declarations are scoped to it.
-    fn eval_pipeline_scoped<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, p: &'t Pipe) -> EResult<Val> {
+    fn eval_pipeline_scoped<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        p: &'t Pipe,
+    ) -> EResult<Val> {
         let n = f.vars.len();
         let v = self.eval_pipeline(f, dot, p);
         if !p.decl.is_empty() && !p.is_assign {
@@ -369,12 +444,20 @@ impl<'a> Exec<'a> {
     }
 
     fn var(&self, f: &Frame<'_>, name: &str) -> Val {
-        f.vars.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or(Val::plain(Value::Nil))
+        f.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Val::plain(Value::Nil))
     }
 
     fn ideal_constant(&self, f: &Frame<'_>, num: &crate::parse::Number) -> EResult<Value> {
         let t = &num.text;
-        let is_hex = t.trim_start_matches(['+', '-']).to_ascii_lowercase().starts_with("0x");
+        let is_hex = t
+            .trim_start_matches(['+', '-'])
+            .to_ascii_lowercase()
+            .starts_with("0x");
         if num.float.is_some() && !is_hex && !num.is_char && t.contains(['.', 'e', 'E', 'p', 'P']) {
             return Ok(Value::Float(num.float.unwrap_or(0.0)));
         }
@@ -401,7 +484,11 @@ impl<'a> Exec<'a> {
         for (i, name) in idents.iter().enumerate() {
             let last = i + 1 == n;
             let has_args = last && (cmd.is_some_and(|c| c.args.len() > 1) || fin.is_some());
-            let call = if last { cmd.map(|c| (c, fin.clone())) } else { None };
+            let call = if last {
+                cmd.map(|c| (c, fin.clone()))
+            } else {
+                None
+            };
             recv = self.eval_field(f, dot, recv, name, call, has_args)?;
         }
         Ok(recv)
@@ -419,7 +506,9 @@ impl<'a> Exec<'a> {
         match &recv.v {
             Value::Nil => {
                 if recv.boxed {
-                    return Err(self.err(f, format!("nil pointer evaluating interface {{}}.{name}")));
+                    return Err(
+                        self.err(f, format!("nil pointer evaluating interface {{}}.{name}"))
+                    );
                 }
                 Ok(Val::plain(Value::Nil))
             }
@@ -447,19 +536,31 @@ impl<'a> Exec<'a> {
                     return match o.call(name, &args) {
                         Some(Ok(v)) => Ok(Val::plain(v)),
                         Some(Err(e)) => Err(self.err(f, format!("error calling {name}: {e}"))),
-                        None => Err(self.err(f, format!("can't evaluate field {name} in type {}", o.type_name()))),
+                        None => Err(self.err(
+                            f,
+                            format!("can't evaluate field {name} in type {}", o.type_name()),
+                        )),
                     };
                 }
                 if let Some(v) = o.field(name) {
                     return Ok(Val::plain(v));
                 }
                 if let Some(r) = o.call(name, &[]) {
-                    return r.map(Val::plain).map_err(|e| self.err(f, format!("error calling {name}: {e}")));
+                    return r
+                        .map(Val::plain)
+                        .map_err(|e| self.err(f, format!("error calling {name}: {e}")));
                 }
-                Err(self.err(f, format!("can't evaluate field {name} in type {}", o.type_name())))
+                Err(self.err(
+                    f,
+                    format!("can't evaluate field {name} in type {}", o.type_name()),
+                ))
             }
             other => {
-                let ty = if recv.boxed { "interface {}".to_string() } else { other.type_name() };
+                let ty = if recv.boxed {
+                    "interface {}".to_string()
+                } else {
+                    other.type_name()
+                };
                 Err(self.err(f, format!("can't evaluate field {name} in type {ty}")))
             }
         }
@@ -471,7 +572,9 @@ impl<'a> Exec<'a> {
         match a {
             Arg::Dot { .. } => Ok(dot.clone()),
             Arg::Nil { .. } => Err(self.err(f, "nil is not a command")),
-            Arg::Field { idents, .. } => self.eval_field_chain(f, dot, dot.clone(), idents, None, None),
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(f, dot, dot.clone(), idents, None, None)
+            }
             Arg::Variable { idents, .. } => {
                 let v = self.var(f, &idents[0]);
                 if idents.len() == 1 {
@@ -479,8 +582,12 @@ impl<'a> Exec<'a> {
                 }
                 self.eval_field_chain(f, dot, v, &idents[1..], None, None)
             }
-            Arg::Pipe(p) => self.eval_pipeline_scoped(f, dot, p).map(|v| Val::plain(v.v)),
-            Arg::Ident { name, .. } => self.eval_function_ident(f, dot, name).map(|v| Val::plain(v.v)),
+            Arg::Pipe(p) => self
+                .eval_pipeline_scoped(f, dot, p)
+                .map(|v| Val::plain(v.v)),
+            Arg::Ident { name, .. } => self
+                .eval_function_ident(f, dot, name)
+                .map(|v| Val::plain(v.v)),
             Arg::Chain { node, fields, .. } => {
                 let recv = self.eval_arg_any(f, dot, node)?;
                 f.at = At::Arg(a);
@@ -502,7 +609,12 @@ impl<'a> Exec<'a> {
             return Ok(self.eval_arg_any(f, dot, a)?.v);
         }
         match a {
-            Arg::Dot { .. } | Arg::Field { .. } | Arg::Variable { .. } | Arg::Pipe(_) | Arg::Ident { .. } | Arg::Chain { .. } => {
+            Arg::Dot { .. }
+            | Arg::Field { .. }
+            | Arg::Variable { .. }
+            | Arg::Pipe(_)
+            | Arg::Ident { .. }
+            | Arg::Chain { .. } => {
                 let v = self.eval_arg_any(f, dot, a)?;
                 let from_field = matches!(a, Arg::Field { .. } | Arg::Chain { .. })
                     || matches!(a, Arg::Variable { idents, .. } if idents.len() > 1)
@@ -523,16 +635,31 @@ impl<'a> Exec<'a> {
                     (P::Str, _) => Err(self.err(f, format!("expected string; found {}", found()))),
                     (P::Bool, Arg::Bool { val, .. }) => Ok(Value::Bool(*val)),
                     (P::Bool, _) => Err(self.err(f, format!("expected bool; found {}", found()))),
-                    (P::Int | P::I64, Arg::Number { num, .. }) if num.int.is_some() && !num.text.contains(['.', 'e', 'E']) || num_is_int(lit) => {
-                        let i = if let Arg::Number { num, .. } = lit { num.int.unwrap_or(0) } else { 0 };
-                        Ok(if p == P::Int { Value::Int(i) } else { Value::I64(i) })
+                    (P::Int | P::I64, Arg::Number { num, .. })
+                        if num.int.is_some() && !num.text.contains(['.', 'e', 'E'])
+                            || num_is_int(lit) =>
+                    {
+                        let i = if let Arg::Number { num, .. } = lit {
+                            num.int.unwrap_or(0)
+                        } else {
+                            0
+                        };
+                        Ok(if p == P::Int {
+                            Value::Int(i)
+                        } else {
+                            Value::I64(i)
+                        })
                     }
                     (P::Int | P::I64, _) => {
                         Err(self.err(f, format!("expected integer; found {}", found())))
                     }
-                    (P::Float, Arg::Number { num, .. }) if num.float.is_some() => Ok(Value::Float(num.float.unwrap_or(0.0))),
+                    (P::Float, Arg::Number { num, .. }) if num.float.is_some() => {
+                        Ok(Value::Float(num.float.unwrap_or(0.0)))
+                    }
                     (P::Float, _) => Err(self.err(f, format!("expected float; found {}", found()))),
-                    (_, _) => Err(self.err(f, format!("can't handle {} for arg of type {}", found(), p.go_type()),
+                    (_, _) => Err(self.err(
+                        f,
+                        format!("can't handle {} for arg of type {}", found(), p.go_type()),
                     )),
                 }
             }
@@ -542,7 +669,12 @@ impl<'a> Exec<'a> {
     fn validate(&self, f: &Frame<'_>, v: Value, p: P, boxed_nil_source: bool) -> EResult<Value> {
         if let Value::Nil = v {
             if boxed_nil_source {
-                return Err(self.err(f, format!("wrong type for value; expected {}; got interface {{}}", p.go_type()),
+                return Err(self.err(
+                    f,
+                    format!(
+                        "wrong type for value; expected {}; got interface {{}}",
+                        p.go_type()
+                    ),
                 ));
             }
             if p.can_be_nil() {
@@ -553,12 +685,23 @@ impl<'a> Exec<'a> {
         if p.accepts(&v) {
             return Ok(v);
         }
-        Err(self.err(f, format!("wrong type for value; expected {}; got {}", p.go_type(), v.type_name()),
+        Err(self.err(
+            f,
+            format!(
+                "wrong type for value; expected {}; got {}",
+                p.go_type(),
+                v.type_name()
+            ),
         ))
     }
 
     /// A function named as an argument (no arguments of its own).
-    fn eval_function_ident<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, name: &str) -> EResult<Val> {
+    fn eval_function_ident<'t>(
+        &mut self,
+        f: &mut Frame<'t>,
+        dot: &Val,
+        name: &str,
+    ) -> EResult<Val> {
         self.call_function(f, dot, name, &[], None, None)
     }
 
@@ -590,7 +733,10 @@ impl<'a> Exec<'a> {
         // and / or: lazy, returning the deciding operand.
         if let FuncKind::And | FuncKind::Or = func.kind {
             if argn == 0 {
-                return Err(self.err(f, format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(self.err(
+                    f,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
             }
             let is_and = matches!(func.kind, FuncKind::And);
             let mut last = Value::Nil;
@@ -610,27 +756,45 @@ impl<'a> Exec<'a> {
         let fixed = func.params.len();
         if let Some(_v) = func.variadic {
             if argn < fixed {
-                return Err(self.err(f, format!("wrong number of args for {name}: want at least {fixed} got {argn}")));
+                return Err(self.err(
+                    f,
+                    format!("wrong number of args for {name}: want at least {fixed} got {argn}"),
+                ));
             }
         } else if argn != fixed {
-            return Err(self.err(f, format!("wrong number of args for {name}: want {fixed} got {argn}")));
+            return Err(self.err(
+                f,
+                format!("wrong number of args for {name}: want {fixed} got {argn}"),
+            ));
         }
         let mut args = Vec::with_capacity(argn);
         for (i, a) in args_nodes.iter().enumerate() {
-            let p = if i < fixed { func.params[i] } else { func.variadic.unwrap_or(P::Any) };
+            let p = if i < fixed {
+                func.params[i]
+            } else {
+                func.variadic.unwrap_or(P::Any)
+            };
             args.push(self.eval_arg(f, dot, a, p)?);
         }
         if let Some(fv) = fin {
             let i = argn - 1;
-            let p = if i < fixed { func.params[i] } else { func.variadic.unwrap_or(P::Any) };
-            let v = if p == P::Any || p == P::Value { fv.v } else { self.validate(f, fv.v, p, false)? };
+            let p = if i < fixed {
+                func.params[i]
+            } else {
+                func.variadic.unwrap_or(P::Any)
+            };
+            let v = if p == P::Any || p == P::Value {
+                fv.v
+            } else {
+                self.validate(f, fv.v, p, false)?
+            };
             args.push(v);
         }
         let r = (func.f)(self, args);
         match r {
-            Ok(Value::String(st)) if st.len() > self.opts.limits.max_output => {
-                Err(Error::Limit(format!("string value exceeds {} bytes", self.opts.limits.max_output)))
-            }
+            Ok(Value::String(st)) if st.len() > self.opts.limits.max_output => Err(Error::Limit(
+                format!("string value exceeds {} bytes", self.opts.limits.max_output),
+            )),
             Ok(v) => Ok(Val::plain(v)),
             Err(e) => Err(match e {
                 funcs::FnError::Msg(m) => {
@@ -649,8 +813,6 @@ impl<'a> Exec<'a> {
 fn num_is_int(a: &Arg) -> bool {
     matches!(a, Arg::Number { num, .. } if num.int.is_some() && (num.is_char || !num.text.contains(['.', 'e', 'E', 'p', 'P']) || num.text.to_ascii_lowercase().starts_with("0x")))
 }
-
-
 
 impl P {
     pub fn go_type(self) -> &'static str {

@@ -17,10 +17,18 @@ pub fn format_float_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Shortest representation digits and exponent.
     let s = format!("{:e}", f); // e.g. "1.2345e6", shortest round-trip
@@ -28,18 +36,13 @@ pub fn format_float_g(f: f64) -> String {
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let neg = mant.starts_with('-');
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let eprec = if digits.len() > 6 { digits.len() as i32 } else { 6 };
-    let eprec = eprec.max(6).min(21).max(if digits.len() as i32 > 6 { digits.len() as i32 } else { 6 });
-    let _ = eprec;
-    // Go: shortest => eprec = 6; but "if eprec > digs.nd && digs.nd >= digs.dp" adjusts only for explicit
-    // precision. %e is used when exp < -4 || exp >= eprec, where eprec = 6 for shortest, except when
-    // the number of digits exceeds it: Go uses eprec = 6 then "if shortest {eprec = 6}", and numbers like
-    // 123456789.0 print as 1.23456789e+08.
+    // Go (strconv 'g', shortest): %e is used when exp < -4 || exp >= 6, so 123456789.0 prints as
+    // 1.23456789e+08 and 1e6 as 1e+06.
     let mut out = String::new();
     if neg {
         out.push('-');
     }
-    if exp < -4 || exp >= 21.min(6.max(0)) && exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -285,7 +288,11 @@ fn pad(out: &mut String, s: &str, sp: Spec) {
         out.extend(std::iter::repeat_n(' ', fill));
     } else if sp.zero {
         // Zero padding goes after a sign.
-        let (sign, rest) = if s.starts_with(['-', '+']) { s.split_at(1) } else { ("", s) };
+        let (sign, rest) = if s.starts_with(['-', '+']) {
+            s.split_at(1)
+        } else {
+            ("", s)
+        };
         out.push_str(sign);
         out.extend(std::iter::repeat_n('0', fill));
         out.push_str(rest);
@@ -379,19 +386,31 @@ fn format_g_prec(f: f64, p: usize) -> String {
     let (m, e) = s.split_once('e').expect("exponent");
     let exp: i32 = e.parse().expect("int");
     if exp < -4 || exp >= p as i32 {
-        let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
         format!("{m}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     } else {
         let dec = (p as i32 - 1 - exp).max(0) as usize;
         let s = format!("{:.*}", dec, f);
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     }
 }
 
 /// strconv.FormatFloat(f, 'x', -1, 64).
 fn hex_float(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0x0p+00".into() } else { "0x0p+00".into() };
+        return if f.is_sign_negative() {
+            "-0x0p+00".into()
+        } else {
+            "0x0p+00".into()
+        };
     }
     if !f.is_finite() {
         return format_float_g(f);
@@ -441,7 +460,9 @@ pub fn go_quote(s: &str) -> String {
             '\x0c' => out.push_str("\\f"),
             '\x0b' => out.push_str("\\v"),
             '\u{fffd}' => out.push('\u{fffd}'),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if is_go_printable(c) => out.push(c),
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
@@ -452,8 +473,9 @@ pub fn go_quote(s: &str) -> String {
 }
 
 fn is_go_printable(c: char) -> bool {
-    !c.is_control() && !matches!(c as u32, 0x80..=0x9f | 0xad | 0x2028 | 0x2029 | 0xfeff)
-        && !(c.is_whitespace() && c != ' ')
+    !(c.is_control()
+        || matches!(c as u32, 0x80..=0x9f | 0xad | 0x2028 | 0x2029 | 0xfeff)
+        || (c.is_whitespace() && c != ' '))
 }
 
 fn fmt_arg(out: &mut String, arg: &Value, verb: char, sp: Spec) {
@@ -540,7 +562,11 @@ fn fmt_str(out: &mut String, bytes: &[u8], s: &str, verb: char, sp: Spec, arg: &
             pad(out, &s, sp)
         }
         'q' => {
-            let s = if sp.sharp && !s.contains('`') { format!("`{s}`") } else { go_quote(s) };
+            let s = if sp.sharp && !s.contains('`') {
+                format!("`{s}`")
+            } else {
+                go_quote(s)
+            };
             pad(out, &s, sp)
         }
         'x' => pad(out, &hex::encode(bytes), sp),
@@ -558,7 +584,7 @@ mod tests {
         assert_eq!(format_float_g(1e6), "1e+06");
         assert_eq!(format_float_g(123456789.0), "1.23456789e+08");
         assert_eq!(format_float_g(100000.0), "100000");
-        assert_eq!(format_float_g(3.14), "3.14");
+        assert_eq!(format_float_g(2.25), "2.25");
         assert_eq!(format_float_g(0.0001), "0.0001");
         assert_eq!(format_float_g(0.00001), "1e-05");
         assert_eq!(format_float_g(1.5), "1.5");

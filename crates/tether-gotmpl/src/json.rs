@@ -16,8 +16,16 @@ pub fn go_json_float(f: f64) -> Option<String> {
         let s = crate::fmt::format_float_g(f);
         let s = if s.contains('e') { s } else { format!("{f:e}") };
         // format_float_g already gives e+XX / e-XX with at least two digits; Go's json trims e-0X to e-X.
-        let s = if let Some(i) = s.find("e-0") { format!("{}e-{}", &s[..i], &s[i + 3..]) } else { s };
-        let s = if let Some(i) = s.find("e+0") { format!("{}e+{}", &s[..i], &s[i + 3..]) } else { s };
+        let s = if let Some(i) = s.find("e-0") {
+            format!("{}e-{}", &s[..i], &s[i + 3..])
+        } else {
+            s
+        };
+        let s = if let Some(i) = s.find("e+0") {
+            format!("{}e+{}", &s[..i], &s[i + 3..])
+        } else {
+            s
+        };
         return Some(s);
     }
     // 'f' format, shortest round trip.
@@ -66,13 +74,20 @@ fn write_value(out: &mut String, v: &Value, o: &JsonOpts, depth: usize) -> Resul
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) | Value::I64(i) => out.push_str(&i.to_string()),
         Value::U64(u) => out.push_str(&u.to_string()),
-        Value::Float(f) => out.push_str(
-            &go_json_float(*f).ok_or_else(|| format!("json: unsupported value: {}", crate::fmt::format_float_g(*f)))?,
-        ),
+        Value::Float(f) => out.push_str(&go_json_float(*f).ok_or_else(|| {
+            format!(
+                "json: unsupported value: {}",
+                crate::fmt::format_float_g(*f)
+            )
+        })?),
         Value::String(s) => write_str(out, s, o.escape_html),
         Value::Bytes(b) => {
             use base64::Engine as _;
-            write_str(out, &base64::engine::general_purpose::STANDARD.encode(b), o.escape_html)
+            write_str(
+                out,
+                &base64::engine::general_purpose::STANDARD.encode(b),
+                o.escape_html,
+            )
         }
         Value::List(_, l) => {
             if l.is_empty() {
@@ -137,7 +152,11 @@ fn go_json_error(src: &str, e: &serde_json::Error) -> String {
         Category::Eof => "unexpected end of JSON input".into(),
         _ => {
             // Locate the offending character like Go's scanner does.
-            let line_start: usize = src.split('\n').take(e.line().saturating_sub(1)).map(|l| l.len() + 1).sum();
+            let line_start: usize = src
+                .split('\n')
+                .take(e.line().saturating_sub(1))
+                .map(|l| l.len() + 1)
+                .sum();
             let off = line_start + e.column().saturating_sub(1);
             let msg = e.to_string();
             let context = if msg.contains("key must be a string") {
@@ -184,7 +203,9 @@ pub fn from_json(src: &str) -> Value {
             let mut m = BTreeMap::new();
             m.insert(
                 "Error".to_string(),
-                Value::str(format!("json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}")),
+                Value::str(format!(
+                    "json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+                )),
             );
             Value::map(m)
         }
@@ -208,7 +229,9 @@ pub fn from_json_array(src: &str) -> Value {
                 serde_json::Value::Number(_) => "number",
                 _ => "bool",
             };
-            Value::list(vec![Value::str(format!("json: cannot unmarshal {kind} into Go value of type []interface {{}}"))])
+            Value::list(vec![Value::str(format!(
+                "json: cannot unmarshal {kind} into Go value of type []interface {{}}"
+            ))])
         }
         Err(e) => Value::list(vec![Value::str(go_json_error(src, &e))]),
     }
@@ -216,5 +239,7 @@ pub fn from_json_array(src: &str) -> Value {
 
 /// Sprig's fromJson (used by mustFromJson): any JSON value.
 pub fn from_json_any(src: &str) -> Result<Value, String> {
-    serde_json::from_str::<serde_json::Value>(src).map(from_serde).map_err(|e| go_json_error(src, &e))
+    serde_json::from_str::<serde_json::Value>(src)
+        .map(from_serde)
+        .map_err(|e| go_json_error(src, &e))
 }

@@ -37,7 +37,9 @@ pub struct Item {
     pub line: usize,
 }
 
-const KEYWORDS: &[&str] = &["block", "break", "continue", "define", "else", "end", "if", "range", "template", "with"];
+const KEYWORDS: &[&str] = &[
+    "block", "break", "continue", "define", "else", "end", "if", "range", "template", "with",
+];
 
 pub struct Lexer<'a> {
     src: &'a str,
@@ -60,7 +62,16 @@ fn is_alnum(c: char) -> bool {
 
 /// Lexes the whole input. The token list ends with `Eof` or `Error`.
 pub fn lex(src: &str) -> Vec<Item> {
-    let mut l = Lexer { src, pos: 0, start: 0, line: 1, start_line: 1, items: Vec::new(), paren_depth: 0, in_action: false };
+    let mut l = Lexer {
+        src,
+        pos: 0,
+        start: 0,
+        line: 1,
+        start_line: 1,
+        items: Vec::new(),
+        paren_depth: 0,
+        in_action: false,
+    };
     l.run();
     l.items
 }
@@ -87,7 +98,11 @@ impl<'a> Lexer<'a> {
         }
     }
     fn emit(&mut self, tok: Tok) {
-        self.items.push(Item { tok, pos: self.start, line: self.start_line });
+        self.items.push(Item {
+            tok,
+            pos: self.start,
+            line: self.start_line,
+        });
         self.start = self.pos;
         self.start_line = self.line;
     }
@@ -98,7 +113,11 @@ impl<'a> Lexer<'a> {
     }
     fn line_adjust(&mut self) {}
     fn error(&mut self, msg: String) {
-        self.items.push(Item { tok: Tok::Error(msg), pos: self.start, line: self.start_line });
+        self.items.push(Item {
+            tok: Tok::Error(msg),
+            pos: self.start,
+            line: self.start_line,
+        });
     }
     fn cur(&self) -> String {
         self.src[self.start..self.pos].to_string()
@@ -106,7 +125,11 @@ impl<'a> Lexer<'a> {
 
     fn run(&mut self) {
         loop {
-            let done = if self.in_action { self.lex_inside() } else { self.lex_text() };
+            let done = if self.in_action {
+                self.lex_inside()
+            } else {
+                self.lex_text()
+            };
             if done {
                 return;
             }
@@ -123,7 +146,10 @@ impl<'a> Lexer<'a> {
                 let trim = after.starts_with('-') && after[1..].starts_with(is_space);
                 let mut text_end = delim_pos;
                 if trim {
-                    text_end = self.src[self.pos..delim_pos].trim_end_matches(is_space).len() + self.pos;
+                    text_end = self.src[self.pos..delim_pos]
+                        .trim_end_matches(is_space)
+                        .len()
+                        + self.pos;
                 }
                 self.advance_to(text_end);
                 if text_end > self.start {
@@ -164,7 +190,11 @@ impl<'a> Lexer<'a> {
         }
         // Emit the delimiter at the position of "{{".
         let start = self.start;
-        self.items.push(Item { tok: Tok::LeftDelim, pos: start, line: self.start_line });
+        self.items.push(Item {
+            tok: Tok::LeftDelim,
+            pos: start,
+            line: self.start_line,
+        });
         self.ignore();
         self.in_action = true;
         self.paren_depth = 0;
@@ -210,10 +240,6 @@ impl<'a> Lexer<'a> {
     /// Whether the input is at a right delimiter: (trim, found).
     fn at_right_delim(&self) -> (bool, bool) {
         let r = self.rest();
-        if r.starts_with(|c: char| is_space(c)) {
-            let t = r.trim_start_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
-            let _ = t;
-        }
         // " -}}" : space then dash then delim.
         let mut chars = r.char_indices();
         if let Some((_, c)) = chars.next()
@@ -258,7 +284,10 @@ impl<'a> Lexer<'a> {
                     if !is_space(c) {
                         break;
                     }
-                    if self.rest().len() > 1 && self.rest()[1..].starts_with("-}}") && self.paren_depth == 0 {
+                    if self.rest().len() > 1
+                        && self.rest()[1..].starts_with("-}}")
+                        && self.paren_depth == 0
+                    {
                         break;
                     }
                     self.next();
@@ -354,7 +383,10 @@ impl<'a> Lexer<'a> {
             ',' => self.emit(Tok::Comma),
             c if c.is_ascii() && !c.is_ascii_control() => self.emit(Tok::Char1(c)),
             c => {
-                self.error(format!("unrecognized character in action: {}", go_unicode(c)));
+                self.error(format!(
+                    "unrecognized character in action: {}",
+                    go_unicode(c)
+                ));
                 return true;
             }
         }
@@ -378,7 +410,6 @@ impl<'a> Lexer<'a> {
             }
         }
     }
-
 
     fn lex_quote(&mut self) -> bool {
         loop {

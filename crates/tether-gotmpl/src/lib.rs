@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 pub mod exec;
 pub mod fmt;
-pub mod fuzzing;
 pub mod funcs;
+pub mod fuzzing;
 pub mod json;
 pub mod lex;
 pub mod parse;
@@ -63,7 +63,11 @@ impl Error {
                 if tokens.len() == 1 {
                     return m.clone();
                 }
-                format!("parse error at ({}): {}", tokens[1], tokens[tokens.len() - 1])
+                format!(
+                    "parse error at ({}): {}",
+                    tokens[1],
+                    tokens[tokens.len() - 1]
+                )
             }
             Error::Exec(m) => {
                 let tokens: Vec<&str> = m.splitn(3, ": ").collect();
@@ -95,7 +99,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 100_000, max_output: 256 * 1024 * 1024, max_steps: 200_000_000 }
+        Limits {
+            max_depth: 100_000,
+            max_output: 256 * 1024 * 1024,
+            max_steps: 200_000_000,
+        }
     }
 }
 
@@ -109,7 +117,10 @@ pub struct ExecOptions {
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { strip_no_value: true, limits: Limits::default() }
+        ExecOptions {
+            strip_no_value: true,
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -159,7 +170,11 @@ impl Templates {
     pub fn exec(&self, name: &str, data: &Value, opts: &ExecOptions) -> Result<String, Error> {
         let mut e = exec::Exec::new(self, opts);
         let out = e.exec_named(name, data.clone())?;
-        Ok(if opts.strip_no_value { out.replace("<no value>", "") } else { out })
+        Ok(if opts.strip_no_value {
+            out.replace("<no value>", "")
+        } else {
+            out
+        })
     }
 }
 
@@ -178,8 +193,18 @@ mod tests {
     fn basics() {
         assert_eq!(render("a{{ .Values.x }}b", "x: 1").unwrap(), "a1b");
         assert_eq!(render("{{ .Values.x }}", "x: 1000000").unwrap(), "1e+06");
-        assert_eq!(render("{{- range $k, $v := .Values }}{{ $k }}={{ $v }};{{ end }}", "b: 2\na: x").unwrap(), "a=x;b=2;");
-        assert_eq!(render("{{ toYaml .Values }}", "b: [1, 2]\na: {c: 'yes'}").unwrap(), "a:\n  c: \"yes\"\nb:\n- 1\n- 2");
+        assert_eq!(
+            render(
+                "{{- range $k, $v := .Values }}{{ $k }}={{ $v }};{{ end }}",
+                "b: 2\na: x"
+            )
+            .unwrap(),
+            "a=x;b=2;"
+        );
+        assert_eq!(
+            render("{{ toYaml .Values }}", "b: [1, 2]\na: {c: 'yes'}").unwrap(),
+            "a:\n  c: \"yes\"\nb:\n- 1\n- 2"
+        );
     }
 
     #[test]

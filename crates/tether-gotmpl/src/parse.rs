@@ -19,15 +19,42 @@ pub struct Number {
 
 #[derive(Clone, Debug)]
 pub enum Arg {
-    Field { pos: usize, idents: Vec<String> },
-    Variable { pos: usize, idents: Vec<String> },
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Ident { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, val: bool },
-    Number { pos: usize, num: Box<Number> },
-    Str { pos: usize, quoted: String, val: Arc<str> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Ident {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        val: bool,
+    },
+    Number {
+        pos: usize,
+        num: Box<Number>,
+    },
+    Str {
+        pos: usize,
+        quoted: String,
+        val: Arc<str>,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -48,13 +75,24 @@ pub struct Pipe {
 #[derive(Clone, Debug)]
 pub enum Node {
     Text(Arc<str>),
-    Action { pos: usize, pipe: Pipe },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
     If(Branch),
     With(Branch),
     Range(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
-    Break { pos: usize },
-    Continue { pos: usize },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -99,9 +137,23 @@ pub fn parse_file(
 ) -> Result<(Tree, Vec<Tree>), ParseError> {
     let source: Arc<str> = Arc::from(src);
     let items = lex(src);
-    let mut p = Parser { items, i: 0, name: name.to_string(), vars: vec!["$".into()], is_func, defines: Vec::new(), source: source.clone(), range_depth: 0 };
+    let mut p = Parser {
+        items,
+        i: 0,
+        name: name.to_string(),
+        vars: vec!["$".into()],
+        is_func,
+        defines: Vec::new(),
+        source: source.clone(),
+        range_depth: 0,
+    };
     let root = p.parse_top()?;
-    let tree = Tree { name: name.to_string(), parse_name: name.to_string(), source, root };
+    let tree = Tree {
+        name: name.to_string(),
+        parse_name: name.to_string(),
+        source,
+        root,
+    };
     Ok((tree, p.defines))
 }
 
@@ -123,7 +175,11 @@ enum ListEnd {
 
 impl Parser<'_> {
     fn next(&mut self) -> Item {
-        let it = self.items.get(self.i).cloned().unwrap_or(Item { tok: Tok::Eof, pos: 0, line: 0 });
+        let it = self.items.get(self.i).cloned().unwrap_or(Item {
+            tok: Tok::Eof,
+            pos: 0,
+            line: 0,
+        });
         if self.i < self.items.len() {
             self.i += 1;
         }
@@ -133,7 +189,11 @@ impl Parser<'_> {
         self.i -= 1;
     }
     fn peek(&self) -> Item {
-        self.items.get(self.i).cloned().unwrap_or(Item { tok: Tok::Eof, pos: 0, line: 0 })
+        self.items.get(self.i).cloned().unwrap_or(Item {
+            tok: Tok::Eof,
+            pos: 0,
+            line: 0,
+        })
     }
     fn next_non_space(&mut self) -> Item {
         loop {
@@ -155,7 +215,10 @@ impl Parser<'_> {
         if let Tok::Error(e) = &it.tok {
             return self.err(it.line, e);
         }
-        self.err(it.line, format!("unexpected {} in {}", item_str(&it.tok), context))
+        self.err(
+            it.line,
+            format!("unexpected {} in {}", item_str(&it.tok), context),
+        )
     }
 
     fn parse_top(&mut self) -> Result<Vec<Node>, ParseError> {
@@ -175,11 +238,9 @@ impl Parser<'_> {
                 }
                 self.i = save;
             }
-            match self.text_or_action()? {
-                Some(n) => nodes.push(n),
-                None => {}
+            if let Some(n) = self.text_or_action()? {
+                nodes.push(n);
             }
-            if let Some(Node::Break { .. } | Node::Continue { .. }) = nodes.last() {}
         }
         Ok(nodes)
     }
@@ -188,7 +249,8 @@ impl Parser<'_> {
         let ctx = "define clause";
         let name_it = self.next_non_space();
         let name = match &name_it.tok {
-            Tok::Str(s) | Tok::RawStr(s) => unquote(s).map_err(|e| format!("template: {}:{}: {}", self.name, name_it.line, e))?,
+            Tok::Str(s) | Tok::RawStr(s) => unquote(s)
+                .map_err(|e| format!("template: {}:{}: {}", self.name, name_it.line, e))?,
             _ => return self.unexpected(&name_it, ctx),
         };
         let close = self.next_non_space();
@@ -201,7 +263,12 @@ impl Parser<'_> {
         if let ListEnd::Else = end {
             return self.err(line, "unexpected {{else}}");
         }
-        self.defines.push(Tree { name, parse_name: self.name.clone(), source: self.source.clone(), root: list });
+        self.defines.push(Tree {
+            name,
+            parse_name: self.name.clone(),
+            source: self.source.clone(),
+            root: list,
+        });
         Ok(())
     }
 
@@ -272,7 +339,9 @@ impl Parser<'_> {
                 return Ok(Node::Range(b?));
             }
             Tok::Keyword("template") => return self.template_control(it.line, it.pos),
-            Tok::Keyword("with") => return Ok(Node::With(self.branch("with", it.pos, it.line, true)?)),
+            Tok::Keyword("with") => {
+                return Ok(Node::With(self.branch("with", it.pos, it.line, true)?));
+            }
             _ => {}
         }
         self.backup();
@@ -289,10 +358,20 @@ impl Parser<'_> {
         if self.range_depth == 0 {
             return self.err(it.line, format!("{{{{{kw}}}}} outside {{{{range}}}}"));
         }
-        Ok(if kw == "break" { Node::Break { pos: it.pos } } else { Node::Continue { pos: it.pos } })
+        Ok(if kw == "break" {
+            Node::Break { pos: it.pos }
+        } else {
+            Node::Continue { pos: it.pos }
+        })
     }
 
-    fn branch(&mut self, ctx: &str, pos: usize, line: usize, allow_else_if: bool) -> Result<Branch, ParseError> {
+    fn branch(
+        &mut self,
+        ctx: &str,
+        pos: usize,
+        line: usize,
+        allow_else_if: bool,
+    ) -> Result<Branch, ParseError> {
         let nvars = self.vars.len();
         let pipe = self.pipeline(ctx, line, true)?;
         if pipe.cmds.is_empty() {
@@ -304,11 +383,16 @@ impl Parser<'_> {
             // "else if" / "else with" chains.
             let next = self.peek_non_space();
             if allow_else_if
-                && ((ctx == "if" && next.tok == Tok::Keyword("if")) || (ctx == "with" && next.tok == Tok::Keyword("with")))
+                && ((ctx == "if" && next.tok == Tok::Keyword("if"))
+                    || (ctx == "with" && next.tok == Tok::Keyword("with")))
             {
                 let kw = self.next_non_space();
                 let inner = self.branch(ctx, kw.pos, kw.line, true)?;
-                let node = if ctx == "if" { Node::If(inner) } else { Node::With(inner) };
+                let node = if ctx == "if" {
+                    Node::If(inner)
+                } else {
+                    Node::With(inner)
+                };
                 else_list = Some(vec![node]);
             } else {
                 let c = self.next_non_space();
@@ -324,14 +408,21 @@ impl Parser<'_> {
         }
         self.vars.truncate(nvars);
         let _ = pos;
-        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+        Ok(Branch {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn block_control(&mut self, line: usize) -> Result<Node, ParseError> {
         let ctx = "block clause";
         let tok = self.next_non_space();
         let name = match &tok.tok {
-            Tok::Str(s) | Tok::RawStr(s) => unquote(s).map_err(|e| format!("template: {}:{}: {}", self.name, tok.line, e))?,
+            Tok::Str(s) | Tok::RawStr(s) => {
+                unquote(s).map_err(|e| format!("template: {}:{}: {}", self.name, tok.line, e))?
+            }
             _ => return self.unexpected(&tok, ctx),
         };
         let pipe = self.pipeline(ctx, line, true)?;
@@ -341,15 +432,26 @@ impl Parser<'_> {
         if let ListEnd::Else = end {
             return self.err(line, "unexpected {{else}}");
         }
-        self.defines.push(Tree { name: name.clone(), parse_name: self.name.clone(), source: self.source.clone(), root: list });
-        Ok(Node::Template { pos: tok.pos, name, pipe: Some(pipe) })
+        self.defines.push(Tree {
+            name: name.clone(),
+            parse_name: self.name.clone(),
+            source: self.source.clone(),
+            root: list,
+        });
+        Ok(Node::Template {
+            pos: tok.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn template_control(&mut self, line: usize, _pos: usize) -> Result<Node, ParseError> {
         let ctx = "template clause";
         let tok = self.next_non_space();
         let name = match &tok.tok {
-            Tok::Str(s) | Tok::RawStr(s) => unquote(s).map_err(|e| format!("template: {}:{}: {}", self.name, tok.line, e))?,
+            Tok::Str(s) | Tok::RawStr(s) => {
+                unquote(s).map_err(|e| format!("template: {}:{}: {}", self.name, tok.line, e))?
+            }
             _ => return self.unexpected(&tok, ctx),
         };
         let mut pipe = None;
@@ -357,12 +459,21 @@ impl Parser<'_> {
             self.backup();
             pipe = Some(self.pipeline(ctx, line, true)?);
         }
-        Ok(Node::Template { pos: tok.pos, name, pipe })
+        Ok(Node::Template {
+            pos: tok.pos,
+            name,
+            pipe,
+        })
     }
 
     fn pipeline(&mut self, ctx: &str, line: usize, end_delim: bool) -> Result<Pipe, ParseError> {
         let start = self.peek_non_space();
-        let mut pipe = Pipe { pos: start.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: start.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         // Declarations.
         let v = self.peek_non_space();
         if let Tok::Variable(name) = &v.tok {
@@ -386,7 +497,7 @@ impl Parser<'_> {
                     self.next_non_space();
                     let v2 = self.next_non_space();
                     let Tok::Variable(n2) = &v2.tok else {
-                        return self.err(v2.line, format!("range can only initialize variables"));
+                        return self.err(v2.line, "range can only initialize variables");
                     };
                     let d = self.next_non_space();
                     match d.tok {
@@ -448,9 +559,16 @@ impl Parser<'_> {
         }
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             match &c.args[0] {
-                Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::Str { .. } => {
+                Arg::Bool { .. }
+                | Arg::Dot { .. }
+                | Arg::Nil { .. }
+                | Arg::Number { .. }
+                | Arg::Str { .. } => {
                     let _ = i;
-                    return self.err(line, format!("non executable command in pipeline stage {}", i + 1));
+                    return self.err(
+                        line,
+                        format!("non executable command in pipeline stage {}", i + 1),
+                    );
                 }
                 _ => {}
             }
@@ -460,7 +578,10 @@ impl Parser<'_> {
 
     fn command(&mut self) -> Result<Command, ParseError> {
         let start = self.peek_non_space();
-        let mut cmd = Command { pos: start.pos, args: Vec::new() };
+        let mut cmd = Command {
+            pos: start.pos,
+            args: Vec::new(),
+        };
         loop {
             self.peek_non_space();
             let operand = self.operand()?;
@@ -473,7 +594,12 @@ impl Parser<'_> {
                 Tok::RightDelim | Tok::RightParen => self.backup(),
                 Tok::Pipe => {}
                 Tok::Error(e) => return self.err(it.line, e),
-                _ => return self.err(it.line, format!("unexpected {} in operand", item_str(&it.tok))),
+                _ => {
+                    return self.err(
+                        it.line,
+                        format!("unexpected {} in operand", item_str(&it.tok)),
+                    );
+                }
             }
             break;
         }
@@ -484,7 +610,9 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if let Tok::Field(_) = self.peek().tok {
             let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
@@ -503,10 +631,21 @@ impl Parser<'_> {
                     idents.extend(fields);
                     Arg::Variable { pos, idents }
                 }
-                Arg::Bool { .. } | Arg::Str { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                    return self.err(line_it.line, format!("unexpected . after term {:?}", node.to_string()));
+                Arg::Bool { .. }
+                | Arg::Str { .. }
+                | Arg::Number { .. }
+                | Arg::Nil { .. }
+                | Arg::Dot { .. } => {
+                    return self.err(
+                        line_it.line,
+                        format!("unexpected . after term {:?}", node.to_string()),
+                    );
                 }
-                other => Arg::Chain { pos, node: Box::new(other), fields },
+                other => Arg::Chain {
+                    pos,
+                    node: Box::new(other),
+                    fields,
+                },
             }));
         }
         Ok(Some(node))
@@ -527,22 +666,40 @@ impl Parser<'_> {
                 if !self.vars.contains(&name) {
                     return self.err(it.line, format!("undefined variable {name:?}"));
                 }
-                Arg::Variable { pos: it.pos, idents: vec![name] }
+                Arg::Variable {
+                    pos: it.pos,
+                    idents: vec![name],
+                }
             }
-            Tok::Field(f) => Arg::Field { pos: it.pos, idents: vec![f[1..].to_string()] },
-            Tok::Bool(b) => Arg::Bool { pos: it.pos, val: b },
+            Tok::Field(f) => Arg::Field {
+                pos: it.pos,
+                idents: vec![f[1..].to_string()],
+            },
+            Tok::Bool(b) => Arg::Bool {
+                pos: it.pos,
+                val: b,
+            },
             Tok::Char(s) | Tok::Number(s) => {
                 let is_char = s.starts_with('\'');
-                let num = parse_number(&s, is_char).map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
-                Arg::Number { pos: it.pos, num: Box::new(num) }
+                let num = parse_number(&s, is_char)
+                    .map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
+                Arg::Number {
+                    pos: it.pos,
+                    num: Box::new(num),
+                }
             }
             Tok::LeftParen => {
                 let pipe = self.pipeline("parenthesized pipeline", it.line, false)?;
                 Arg::Pipe(Box::new(pipe))
             }
             Tok::Str(s) | Tok::RawStr(s) => {
-                let val = unquote(&s).map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
-                Arg::Str { pos: it.pos, quoted: s, val: Arc::from(val) }
+                let val = unquote(&s)
+                    .map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
+                Arg::Str {
+                    pos: it.pos,
+                    quoted: s,
+                    val: Arc::from(val),
+                }
             }
             Tok::Error(e) => return self.err(it.line, e),
             _ => {
@@ -583,7 +740,9 @@ fn item_str(t: &Tok) -> String {
         Tok::LeftDelim => "\"{{\"".into(),
         Tok::RightDelim => "\"}}\"".into(),
         Tok::Space => "\" \"".into(),
-        Tok::Ident(s) | Tok::Field(s) | Tok::Variable(s) | Tok::Number(s) | Tok::Char(s) => format!("{s:?}"),
+        Tok::Ident(s) | Tok::Field(s) | Tok::Variable(s) | Tok::Number(s) | Tok::Char(s) => {
+            format!("{s:?}")
+        }
         Tok::Keyword(k) => format!("<{k}>"),
         Tok::Dot => "\".\"".into(),
         Tok::Pipe => "\"|\"".into(),
@@ -668,11 +827,19 @@ fn flush_bytes(b: &mut Vec<u8>, out: &mut String) {
 }
 
 fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
-    let mut n = Number { text: text.to_string(), int: None, uint: None, float: None, is_char };
+    let mut n = Number {
+        text: text.to_string(),
+        int: None,
+        uint: None,
+        float: None,
+        is_char,
+    };
     if is_char {
         let s = unquote(text).map_err(|_| format!("malformed character constant: {text}"))?;
         let mut cs = s.chars();
-        let c = cs.next().ok_or_else(|| format!("malformed character constant: {text}"))?;
+        let c = cs
+            .next()
+            .ok_or_else(|| format!("malformed character constant: {text}"))?;
         if cs.next().is_some() {
             return Err(format!("malformed character constant: {text}"));
         }
@@ -696,7 +863,8 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         u64::from_str_radix(o, 8).ok()
     } else if let Some(b) = lower.strip_prefix("0b") {
         u64::from_str_radix(b, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit())
+    {
         u64::from_str_radix(&lower[1..], 8).ok()
     } else {
         lower.parse::<u64>().ok()
@@ -704,7 +872,7 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
     if let Some(u) = parsed_u {
         if neg {
             if u <= i64::MAX as u64 + 1 {
-                n.int = Some((u as i128 * -1) as i64);
+                n.int = Some((-(u as i128)) as i64);
             }
         } else {
             n.uint = Some(u);
@@ -724,11 +892,6 @@ fn parse_number(text: &str, is_char: bool) -> Result<Number, String> {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => {
                 n.float = Some(f);
-                if !clean.contains(['e', 'E', '.']) || f == f.trunc() {
-                    if f.abs() < 9.2e18 && f == f.trunc() && !text.contains(['e', 'E', '.']) {
-                        n.int = Some(f as i64);
-                    }
-                }
                 // Go: a float with an integral value is also an int (e.g. 1.0, 1e3).
                 if f == f.trunc() && f.abs() < 9.2e18 {
                     n.int = Some(f as i64);
@@ -815,7 +978,10 @@ impl Node {
     pub fn pos(&self) -> usize {
         match self {
             Node::Text(_) => 0,
-            Node::Action { pos, .. } | Node::Template { pos, .. } | Node::Break { pos } | Node::Continue { pos } => *pos,
+            Node::Action { pos, .. }
+            | Node::Template { pos, .. }
+            | Node::Break { pos }
+            | Node::Continue { pos } => *pos,
             Node::If(b) | Node::With(b) | Node::Range(b) => b.pos,
         }
     }
@@ -845,8 +1011,14 @@ impl fmt::Display for Node {
             Node::If(b) => branch(f, "if", b),
             Node::With(b) => branch(f, "with", b),
             Node::Range(b) => branch(f, "range", b),
-            Node::Template { name, pipe: Some(p), .. } => write!(f, "{{{{template {name:?} {p}}}}}"),
-            Node::Template { name, pipe: None, .. } => write!(f, "{{{{template {name:?}}}}}"),
+            Node::Template {
+                name,
+                pipe: Some(p),
+                ..
+            } => write!(f, "{{{{template {name:?} {p}}}}}"),
+            Node::Template {
+                name, pipe: None, ..
+            } => write!(f, "{{{{template {name:?}}}}}"),
             Node::Break { .. } => f.write_str("{{break}}"),
             Node::Continue { .. } => f.write_str("{{continue}}"),
         }

@@ -4,7 +4,9 @@
 use crate::value::Value;
 
 fn bare_key(k: &str) -> bool {
-    !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn key_str(k: &str) -> String {
@@ -22,7 +24,9 @@ fn quote(s: &str) -> String {
             '\n' => o.push_str("\\n"),
             '\u{c}' => o.push_str("\\f"),
             '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -47,15 +51,27 @@ fn element(v: &Value) -> Result<String, String> {
             if f.is_nan() {
                 "nan".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { "inf".into() } else { "-inf".into() }
+                if *f > 0.0 {
+                    "inf".into()
+                } else {
+                    "-inf".into()
+                }
             } else {
                 let s = format!("{f}");
-                if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
+                if s.contains('.') || s.contains('e') {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
             }
         }
         Value::String(s) => quote(s),
         Value::List(_, l) => {
-            let items: Vec<String> = l.iter().filter(|x| !x.is_nil()).map(element).collect::<Result<_, _>>()?;
+            let items: Vec<String> = l
+                .iter()
+                .filter(|x| !x.is_nil())
+                .map(element)
+                .collect::<Result<_, _>>()?;
             format!("[{}]", items.join(", "))
         }
         Value::Map(m) => {
@@ -92,7 +108,8 @@ impl Enc {
             if v.is_nil() || is_table(v) || is_table_array(v) {
                 continue;
             }
-            self.out.push_str(&format!("{indent}{} = {}\n", key_str(k), element(v)?));
+            self.out
+                .push_str(&format!("{indent}{} = {}\n", key_str(k), element(v)?));
         }
         for (k, v) in m.iter() {
             let mut p = path.to_vec();
@@ -103,7 +120,8 @@ impl Enc {
                 if p.len() == 1 {
                     self.newline();
                 }
-                self.out.push_str(&format!("{hindent}[{}]\n", header.join(".")));
+                self.out
+                    .push_str(&format!("{hindent}[{}]\n", header.join(".")));
                 self.table(&p, v)?;
             } else if let Value::List(_, l) = v
                 && is_table_array(v)
@@ -112,7 +130,8 @@ impl Enc {
                     if p.len() == 1 {
                         self.newline();
                     }
-                    self.out.push_str(&format!("{hindent}[[{}]]\n", header.join(".")));
+                    self.out
+                        .push_str(&format!("{hindent}[[{}]]\n", header.join(".")));
                     self.table(&p, item)?;
                 }
             }

@@ -79,7 +79,10 @@ impl Value {
     }
 
     pub fn string_list(items: Vec<String>) -> Value {
-        Value::List(ListKind::String, items.into_iter().map(Value::str).collect::<Vec<_>>().into())
+        Value::List(
+            ListKind::String,
+            items.into_iter().map(Value::str).collect::<Vec<_>>().into(),
+        )
     }
 
     pub fn map(m: BTreeMap<String, Value>) -> Value {
@@ -157,8 +160,16 @@ impl Value {
     /// Deep copy: maps are copied, so mutations of the copy are not seen by the original.
     pub fn deep_copy(&self) -> Value {
         match self {
-            Value::List(k, l) => Value::List(*k, l.iter().map(Value::deep_copy).collect::<Vec<_>>().into()),
-            Value::Map(m) => Value::map(m.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect()),
+            Value::List(k, l) => Value::List(
+                *k,
+                l.iter().map(Value::deep_copy).collect::<Vec<_>>().into(),
+            ),
+            Value::Map(m) => Value::map(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.deep_copy()))
+                    .collect(),
+            ),
             v => v.clone(),
         }
     }
@@ -171,9 +182,11 @@ impl Value {
             serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::str(s.as_str()),
             serde_json::Value::Array(a) => Value::list(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
-            }
+            serde_json::Value::Object(o) => Value::map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 

@@ -47,10 +47,12 @@ pub enum Resolved {
     Str,
 }
 
-static YAML_FLOAT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("valid regex"));
-static BASE60: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").expect("valid regex"));
+static YAML_FLOAT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("valid regex")
+});
+static BASE60: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").expect("valid regex")
+});
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}(?::[0-9]{2})?))|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?))?$",
@@ -92,13 +94,21 @@ fn parse_go_int(s: &str) -> Option<i128> {
 
 /// go-yaml v2 `resolve("", s)` for a plain scalar.
 pub fn resolve(s: &str) -> Resolved {
-    let Some(first) = s.bytes().next() else { return Resolved::Null };
+    let Some(first) = s.bytes().next() else {
+        return Resolved::Null;
+    };
     match s {
         "~" | "null" | "Null" | "NULL" => return Resolved::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => return Resolved::Bool(true),
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => return Resolved::Bool(false),
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Resolved::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Resolved::Bool(false);
+        }
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
         "<<" => return Resolved::Merge,
         _ => {}
@@ -156,7 +166,12 @@ fn value_to_ynode_depth(v: &Value, depth: usize) -> Result<YNode, String> {
         Value::Int(i) | Value::I64(i) => YNode::Int(*i as i128),
         Value::U64(u) => YNode::Int(*u as i128),
         Value::Float(f) => {
-            let s = go_json_float(*f).ok_or_else(|| format!("json: unsupported value: {}", crate::fmt::format_float_g(*f)))?;
+            let s = go_json_float(*f).ok_or_else(|| {
+                format!(
+                    "json: unsupported value: {}",
+                    crate::fmt::format_float_g(*f)
+                )
+            })?;
             match resolve(&s) {
                 Resolved::Int(i) => YNode::Int(i),
                 Resolved::Float(f) => YNode::Float(f),
@@ -168,7 +183,11 @@ fn value_to_ynode_depth(v: &Value, depth: usize) -> Result<YNode, String> {
             use base64::Engine as _;
             YNode::Str(base64::engine::general_purpose::STANDARD.encode(b))
         }
-        Value::List(_, l) => YNode::Seq(l.iter().map(|x| value_to_ynode_depth(x, depth + 1)).collect::<Result<_, _>>()?),
+        Value::List(_, l) => YNode::Seq(
+            l.iter()
+                .map(|x| value_to_ynode_depth(x, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Map(m) => {
             let mut items: Vec<(String, YNode)> = m
                 .borrow()
@@ -286,7 +305,13 @@ fn is_break_char(c: char) -> bool {
 
 fn analyze(value: &str) -> Analysis {
     if value.is_empty() {
-        return Analysis { multiline: false, flow_plain: false, block_plain: true, single: true, block: false };
+        return Analysis {
+            multiline: false,
+            flow_plain: false,
+            block_plain: true,
+            single: true,
+            block: false,
+        };
     }
     let chars: Vec<char> = value.chars().collect();
     let (mut block_ind, mut flow_ind) = (false, false);
@@ -295,31 +320,30 @@ fn analyze(value: &str) -> Analysis {
         flow_ind = true;
     }
     let (mut line_breaks, mut special) = (false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
     let n = chars.len();
     for i in 0..n {
         let c = chars[i];
-        let followed_by_ws = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break_char(chars[i + 1]);
+        let followed_by_ws =
+            i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break_char(chars[i + 1]);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_ind = true;
                     block_ind = true;
                 }
                 '?' | ':' => {
                     flow_ind = true;
-                    if followed_by_ws {
-                        block_ind = true;
-                    }
+                    block_ind |= followed_by_ws;
                 }
-                '-' => {
-                    if followed_by_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '-' if followed_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
@@ -328,15 +352,11 @@ fn analyze(value: &str) -> Analysis {
                 ',' | '?' | '[' | ']' | '{' | '}' => flow_ind = true,
                 ':' => {
                     flow_ind = true;
-                    if followed_by_ws {
-                        block_ind = true;
-                    }
+                    block_ind |= followed_by_ws;
                 }
-                '#' => {
-                    if preceded_by_ws {
-                        flow_ind = true;
-                        block_ind = true;
-                    }
+                '#' if preceded_by_ws => {
+                    flow_ind = true;
+                    block_ind = true;
                 }
                 _ => {}
             }
@@ -375,7 +395,13 @@ fn analyze(value: &str) -> Analysis {
         }
         preceded_by_ws = matches!(c, ' ' | '\t' | '\0') || is_break_char(c);
     }
-    let mut a = Analysis { multiline: line_breaks, flow_plain: true, block_plain: true, single: true, block: true };
+    let mut a = Analysis {
+        multiline: line_breaks,
+        flow_plain: true,
+        block_plain: true,
+        single: true,
+        block: true,
+    };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.flow_plain = false;
         a.block_plain = false;
@@ -409,7 +435,16 @@ fn analyze(value: &str) -> Analysis {
 
 impl Emitter {
     fn new() -> Emitter {
-        Emitter { out: String::new(), column: 0, indent: -1, whitespace: true, indention: true, open_ended: false, best_width: 80, indent_seqs: false }
+        Emitter {
+            out: String::new(),
+            column: 0,
+            indent: -1,
+            whitespace: true,
+            indention: true,
+            open_ended: false,
+            best_width: 80,
+            indent_seqs: false,
+        }
     }
     fn put(&mut self, c: char) {
         self.out.push(c);
@@ -466,7 +501,11 @@ impl Emitter {
                 let mut spaces = false;
                 for (i, &c) in chars.iter().enumerate() {
                     if c == ' ' {
-                        if allow_breaks && !spaces && self.column > self.best_width && chars.get(i + 1) != Some(&' ') {
+                        if allow_breaks
+                            && !spaces
+                            && self.column > self.best_width
+                            && chars.get(i + 1) != Some(&' ')
+                        {
                             self.write_indent();
                         } else {
                             self.put(c);
@@ -534,7 +573,12 @@ impl Emitter {
                 let n = chars.len();
                 let mut spaces = false;
                 for (i, &c) in chars.iter().enumerate() {
-                    if !is_printable_char(c) || c == '\u{FEFF}' || is_break_char(c) || c == '"' || c == '\\' {
+                    if !is_printable_char(c)
+                        || c == '\u{FEFF}'
+                        || is_break_char(c)
+                        || c == '"'
+                        || c == '\\'
+                    {
                         self.put('\\');
                         match c {
                             '\0' => self.put('0'),
@@ -564,13 +608,22 @@ impl Emitter {
                                 self.put(ch);
                                 for k in (0..w).rev() {
                                     let d = (v >> (k * 4)) & 0xF;
-                                    self.put(char::from_digit(d, 16).expect("hex digit").to_ascii_uppercase());
+                                    self.put(
+                                        char::from_digit(d, 16)
+                                            .expect("hex digit")
+                                            .to_ascii_uppercase(),
+                                    );
                                 }
                             }
                         }
                         spaces = false;
                     } else if c == ' ' {
-                        if allow_breaks && !spaces && self.column > self.best_width && i != 0 && i != n - 1 {
+                        if allow_breaks
+                            && !spaces
+                            && self.column > self.best_width
+                            && i != 0
+                            && i != n - 1
+                        {
                             self.write_indent();
                             if chars.get(i + 1) == Some(&' ') {
                                 self.put('\\');
@@ -592,7 +645,10 @@ impl Emitter {
                 self.write_indicator("|", true, false, false);
                 // Block scalar hints.
                 let chars: Vec<char> = s.chars().collect();
-                if chars.first().is_some_and(|c| *c == ' ' || is_break_char(*c)) {
+                if chars
+                    .first()
+                    .is_some_and(|c| *c == ' ' || is_break_char(*c))
+                {
                     self.write_indicator("2", false, false, false);
                 }
                 self.open_ended = false;
@@ -641,7 +697,8 @@ impl Emitter {
                 self.indent = if self.indent < 0 { 0 } else { self.indent + 2 };
                 for (k, v) in items {
                     self.write_indent();
-                    let simple = k.chars().count() <= 128 && !k.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']);
+                    let simple = k.chars().count() <= 128
+                        && !k.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']);
                     if simple {
                         self.key_scalar(k);
                         self.write_indicator(":", false, false, false);
@@ -699,7 +756,9 @@ impl Emitter {
     fn scalar_node(&mut self, n: &YNode, root: bool) {
         match n {
             YNode::Null => self.scalar("null", Style::Plain, false, root),
-            YNode::Bool(b) => self.scalar(if *b { "true" } else { "false" }, Style::Plain, false, root),
+            YNode::Bool(b) => {
+                self.scalar(if *b { "true" } else { "false" }, Style::Plain, false, root)
+            }
             YNode::Int(i) => self.scalar(&i.to_string(), Style::Plain, false, root),
             YNode::Float(f) => {
                 let s = match crate::fmt::format_float_g(*f).as_str() {
@@ -756,7 +815,11 @@ pub fn to_yaml_pretty(v: &Value) -> String {
             Value::Float(f) => YNode::Float(*f),
             Value::List(_, l) => YNode::Seq(l.iter().map(conv).collect()),
             Value::Map(m) => {
-                let mut items: Vec<(String, YNode)> = m.borrow().iter().map(|(k, x)| (k.clone(), conv(x))).collect();
+                let mut items: Vec<(String, YNode)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, x)| (k.clone(), conv(x)))
+                    .collect();
                 items.sort_by(|a, b| natural_cmp(&a.0, &b.0));
                 YNode::Map(items)
             }
@@ -801,11 +864,18 @@ struct Loader {
 type PResult<T> = Result<T, String>;
 
 fn next_event<I: Iterator<Item = char>>(p: &mut Parser<I>) -> PResult<Event> {
-    p.next_token().map(|(e, _)| e).map_err(|e| format!("yaml: {e}"))
+    p.next_token()
+        .map(|(e, _)| e)
+        .map_err(|e| format!("yaml: {e}"))
 }
 
 impl Loader {
-    fn node<I: Iterator<Item = char>>(&mut self, p: &mut Parser<I>, ev: Event, depth: usize) -> PResult<Raw> {
+    fn node<I: Iterator<Item = char>>(
+        &mut self,
+        p: &mut Parser<I>,
+        ev: Event,
+        depth: usize,
+    ) -> PResult<Raw> {
         if depth > 1000 {
             return Err("yaml: exceeded max depth".into());
         }
@@ -817,7 +887,11 @@ impl Loader {
                 }
                 Ok(r)
             }
-            Event::Alias(id) => self.anchors.get(&id).cloned().ok_or_else(|| "yaml: unknown anchor referenced".to_string()),
+            Event::Alias(id) => self
+                .anchors
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| "yaml: unknown anchor referenced".to_string()),
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 loop {
@@ -859,7 +933,9 @@ impl Loader {
 /// Parses every document of a YAML stream.
 fn load_all(src: &str) -> PResult<Vec<Raw>> {
     let mut p = Parser::new_from_str(src);
-    let mut l = Loader { anchors: Default::default() };
+    let mut l = Loader {
+        anchors: Default::default(),
+    };
     let mut docs = Vec::new();
     loop {
         match next_event(&mut p)? {
@@ -887,7 +963,10 @@ fn scalar_value(s: &str, plain: bool) -> PResult<Value> {
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::Float(i as f64),
         Resolved::Float(f) if !f.is_finite() => {
-            return Err(format!("json: unsupported value: {}", crate::fmt::format_float_g(f)));
+            return Err(format!(
+                "json: unsupported value: {}",
+                crate::fmt::format_float_g(f)
+            ));
         }
         Resolved::Float(f) => Value::Float(f),
         Resolved::Timestamp | Resolved::Merge | Resolved::Str => Value::str(s),
@@ -944,7 +1023,9 @@ fn raw_to_value(r: &Raw) -> PResult<Value> {
                         Raw::Scalar(vs, _) => crate::fmt::go_quote(vs),
                         _ => "...".to_string(),
                     };
-                    return Err(format!("unsupported map key of type: %!s(<nil>), key: <nil>, value: {shown}"));
+                    return Err(format!(
+                        "unsupported map key of type: %!s(<nil>), key: <nil>, value: {shown}"
+                    ));
                 }
                 m.insert(key_string(k)?, raw_to_value(v)?);
             }
@@ -981,7 +1062,10 @@ pub fn from_yaml(src: &str) -> Value {
             );
         }
         Err(e) => {
-            m.insert("Error".to_string(), Value::str(format!("error converting YAML to JSON: {e}")));
+            m.insert(
+                "Error".to_string(),
+                Value::str(format!("error converting YAML to JSON: {e}")),
+            );
         }
     }
     Value::map(m)
@@ -996,7 +1080,9 @@ pub fn from_yaml_array(src: &str) -> Value {
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
             json_kind(&other)
         ))]),
-        Err(e) => Value::list(vec![Value::str(format!("error converting YAML to JSON: {e}"))]),
+        Err(e) => Value::list(vec![Value::str(format!(
+            "error converting YAML to JSON: {e}"
+        ))]),
     }
 }
 

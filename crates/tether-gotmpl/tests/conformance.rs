@@ -11,7 +11,12 @@ use tether_gotmpl::{ExecOptions, Templates, Value};
 const CASE_FILE: &str = "t/templates/case.yaml";
 
 fn map(items: Vec<(&str, Value)>) -> Value {
-    Value::map(items.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>())
+    Value::map(
+        items
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
 }
 
 /// The top-level data `helm template t` gives a chart named `t` (release-name, namespace default).
@@ -32,14 +37,29 @@ fn helm_data(values: &str) -> Result<Value, String> {
         ),
         (
             "Chart",
-            map(vec![("Name", "t".into()), ("Version", "0.1.0".into()), ("APIVersion", "v2".into()), ("IsRoot", Value::Bool(true))]),
+            map(vec![
+                ("Name", "t".into()),
+                ("Version", "0.1.0".into()),
+                ("APIVersion", "v2".into()),
+                ("IsRoot", Value::Bool(true)),
+            ]),
         ),
-        ("Template", map(vec![("Name", CASE_FILE.into()), ("BasePath", "t/templates".into())])),
+        (
+            "Template",
+            map(vec![
+                ("Name", CASE_FILE.into()),
+                ("BasePath", "t/templates".into()),
+            ]),
+        ),
         (
             "Capabilities",
             map(vec![(
                 "KubeVersion",
-                map(vec![("Version", "v1.32.0".into()), ("Major", "1".into()), ("Minor", "32".into())]),
+                map(vec![
+                    ("Version", "v1.32.0".into()),
+                    ("Major", "1".into()),
+                    ("Minor", "32".into()),
+                ]),
             )]),
         ),
     ]))
@@ -62,7 +82,11 @@ enum Expect {
 
 fn load_cases() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/expected exists").flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/expected exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     files.sort();
     let mut cases = Vec::new();
     for f in files {
@@ -71,14 +95,22 @@ fn load_cases() -> Vec<Case> {
         }
         let text = std::fs::read_to_string(&f).expect("read expectations");
         let recs: Vec<serde_json::Value> = serde_json::from_str(&text).expect("valid JSON");
-        let file = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let file = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         for r in recs {
             let s = |k: &str| r.get(k).and_then(|v| v.as_str()).map(str::to_string);
             let expect = if let Some(o) = s("output") {
                 Expect::Output(o)
             } else if let Some(e) = s("error") {
                 Expect::Error(e)
-            } else if let Some(re) = r.get("property").and_then(|p| p.get("regex")).and_then(|v| v.as_str()) {
+            } else if let Some(re) = r
+                .get("property")
+                .and_then(|p| p.get("regex"))
+                .and_then(|v| v.as_str())
+            {
                 Expect::Regex(re.to_string())
             } else {
                 panic!("{file}: case without expectation: {r}");
@@ -105,7 +137,8 @@ fn render(c: &Case) -> Result<String, String> {
     }
     let data = helm_data(&c.values)?;
     let set = Templates::parse(&files).map_err(|e| e.helm_message())?;
-    set.exec(CASE_FILE, &data, &ExecOptions::default()).map_err(|e| e.helm_message())
+    set.exec(CASE_FILE, &data, &ExecOptions::default())
+        .map_err(|e| e.helm_message())
 }
 
 #[test]
@@ -119,9 +152,9 @@ fn conformance() {
         let ok = match (&c.expect, &got) {
             (Expect::Output(want), Ok(out)) => want == out,
             (Expect::Error(want), Err(e)) => want == e,
-            (Expect::Regex(re), Ok(out)) => {
-                regex::Regex::new(&format!("(?s)^(?:{re})$")).expect("valid property regex").is_match(out)
-            }
+            (Expect::Regex(re), Ok(out)) => regex::Regex::new(&format!("(?s)^(?:{re})$"))
+                .expect("valid property regex")
+                .is_match(out),
             _ => false,
         };
         if ok {

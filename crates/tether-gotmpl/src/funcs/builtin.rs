@@ -34,9 +34,8 @@ fn eq2(a: &Value, b: &Value) -> Result<bool, String> {
     let (k1, k2) = (basic_kind(a), basic_kind(b));
     if k1 != k2 {
         return match (a, b) {
-            (Value::Int(x) | Value::I64(x), Value::U64(y)) | (Value::U64(y), Value::Int(x) | Value::I64(x)) => {
-                Ok(*x >= 0 && *x as u64 == *y)
-            }
+            (Value::Int(x) | Value::I64(x), Value::U64(y))
+            | (Value::U64(y), Value::Int(x) | Value::I64(x)) => Ok(*x >= 0 && *x as u64 == *y),
             _ => {
                 if k1 != Kind::Invalid && k2 != Kind::Invalid {
                     Err(BAD_CMP.into())
@@ -53,7 +52,11 @@ fn eq2(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
-        (Value::List(..), _) | (_, Value::List(..)) | (Value::Map(_), _) | (_, Value::Map(_)) | (Value::Bytes(_), _) => {
+        (Value::List(..), _)
+        | (_, Value::List(..))
+        | (Value::Map(_), _)
+        | (_, Value::Map(_))
+        | (Value::Bytes(_), _) => {
             return Err(format!(
                 "non-comparable type {}: {}",
                 crate::fmt::go_sprintf("%s", std::slice::from_ref(b)),
@@ -126,7 +129,9 @@ pub(crate) fn query_escape(s: &str) -> String {
     let mut o = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                o.push(b as char)
+            }
             b' ' => o.push('+'),
             b => o.push_str(&format!("%{b:02X}")),
         }
@@ -161,7 +166,10 @@ fn index_one(item: &Value, idx: &Value) -> Result<Value, String> {
         Value::Map(m) => match idx {
             Value::String(k) => Ok(m.borrow().get(&**k).cloned().unwrap_or(Value::Nil)),
             Value::Nil => Ok(Value::Nil),
-            other => Err(format!("value has type {}; should be string", other.type_name())),
+            other => Err(format!(
+                "value has type {}; should be string",
+                other.type_name()
+            )),
         },
         other => Err(format!("can't index item of type {}", other.type_name())),
     }
@@ -172,7 +180,12 @@ fn index_arg(idx: &Value, cap: usize) -> Result<usize, String> {
         Value::Int(i) | Value::I64(i) => *i,
         Value::U64(u) => *u as i64,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     if x < 0 || x as usize >= cap {
         return Err(format!("index out of range: {x}"));
@@ -181,7 +194,9 @@ fn index_arg(idx: &Value, cap: usize) -> Result<usize, String> {
 }
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("not", &[P::Value], None, |_, a| Ok(Value::Bool(!a[0].truthy())));
+    r.add("not", &[P::Value], None, |_, a| {
+        Ok(Value::Bool(!a[0].truthy()))
+    });
     r.add("len", &[P::Value], None, |_, a| match &a[0] {
         Value::String(s) => Ok(Value::Int(s.len() as i64)),
         Value::Bytes(b) => Ok(Value::Int(b.len() as i64)),
@@ -204,12 +219,24 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(item)
     });
-    r.add("print", &[], Some(P::Any), |_, a| Ok(Value::str(go_sprint(&a))));
-    r.add("println", &[], Some(P::Any), |_, a| Ok(Value::str(go_sprintln(&a))));
-    r.add("printf", &[P::Str], Some(P::Any), |_, a| Ok(Value::str(go_sprintf(s(&a[0]), &a[1..]))));
-    r.add("html", &[], Some(P::Any), |_, a| Ok(Value::str(html_escape(&eval_args(&a)))));
-    r.add("js", &[], Some(P::Any), |_, a| Ok(Value::str(js_escape(&eval_args(&a)))));
-    r.add("urlquery", &[], Some(P::Any), |_, a| Ok(Value::str(query_escape(&eval_args(&a)))));
+    r.add("print", &[], Some(P::Any), |_, a| {
+        Ok(Value::str(go_sprint(&a)))
+    });
+    r.add("println", &[], Some(P::Any), |_, a| {
+        Ok(Value::str(go_sprintln(&a)))
+    });
+    r.add("printf", &[P::Str], Some(P::Any), |_, a| {
+        Ok(Value::str(go_sprintf(s(&a[0]), &a[1..])))
+    });
+    r.add("html", &[], Some(P::Any), |_, a| {
+        Ok(Value::str(html_escape(&eval_args(&a))))
+    });
+    r.add("js", &[], Some(P::Any), |_, a| {
+        Ok(Value::str(js_escape(&eval_args(&a))))
+    });
+    r.add("urlquery", &[], Some(P::Any), |_, a| {
+        Ok(Value::str(query_escape(&eval_args(&a))))
+    });
     r.add("eq", &[P::Value], Some(P::Value), |_, a| {
         if a.len() < 2 {
             return Err("missing argument for comparison".into());
@@ -221,8 +248,12 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(Value::Bool(false))
     });
-    r.add("ne", &[P::Value, P::Value], None, |_, a| Ok(Value::Bool(!eq2(&a[0], &a[1])?)));
-    r.add("lt", &[P::Value, P::Value], None, |_, a| Ok(Value::Bool(lt2(&a[0], &a[1])?)));
+    r.add("ne", &[P::Value, P::Value], None, |_, a| {
+        Ok(Value::Bool(!eq2(&a[0], &a[1])?))
+    });
+    r.add("lt", &[P::Value, P::Value], None, |_, a| {
+        Ok(Value::Bool(lt2(&a[0], &a[1])?))
+    });
     r.add("le", &[P::Value, P::Value], None, |_, a| {
         let l = lt2(&a[0], &a[1])?;
         Ok(Value::Bool(l || eq2(&a[0], &a[1])?))
@@ -231,11 +262,18 @@ pub(super) fn register(r: &mut Registry) {
         let l = lt2(&a[0], &a[1])?;
         Ok(Value::Bool(!(l || eq2(&a[0], &a[1])?)))
     });
-    r.add("ge", &[P::Value, P::Value], None, |_, a| Ok(Value::Bool(!lt2(&a[0], &a[1])?)));
+    r.add("ge", &[P::Value, P::Value], None, |_, a| {
+        Ok(Value::Bool(!lt2(&a[0], &a[1])?))
+    });
     r.add("call", &[P::Value], Some(P::Value), |_, a| -> FnResult {
         match &a[0] {
             Value::Nil => Err("call of nil".into()),
-            v => Err(format!("non-function {} of type {}", crate::fmt::sprint_v(v), v.type_name()).into()),
+            v => Err(format!(
+                "non-function {} of type {}",
+                crate::fmt::sprint_v(v),
+                v.type_name()
+            )
+            .into()),
         }
     });
 }

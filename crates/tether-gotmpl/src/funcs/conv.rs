@@ -114,7 +114,11 @@ pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
     let lower = t.to_ascii_lowercase();
     match lower.trim_start_matches(['+', '-']) {
         "inf" | "infinity" => {
-            return Some(if lower.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+            return Some(if lower.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
         }
         "nan" => return Some(f64::NAN),
         _ => {}
@@ -122,7 +126,9 @@ pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
     if lower.contains("0x") {
         return parse_int_base0(&t).map(|i| i as f64);
     }
-    if t.is_empty() || t.contains(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))) {
+    if t.is_empty()
+        || t.contains(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-')))
+    {
         return None;
     }
     t.parse::<f64>().ok()
@@ -133,26 +139,46 @@ fn type_of(v: &Value) -> String {
 }
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("toString", &[P::Any], None, |_, a| Ok(Value::str(strval(&a[0]))));
-    r.add("atoi", &[P::Str], None, |_, a| Ok(Value::Int(s(&a[0]).parse::<i64>().unwrap_or(0))));
+    r.add("toString", &[P::Any], None, |_, a| {
+        Ok(Value::str(strval(&a[0])))
+    });
+    r.add("atoi", &[P::Str], None, |_, a| {
+        Ok(Value::Int(s(&a[0]).parse::<i64>().unwrap_or(0)))
+    });
     r.add("int", &[P::Any], None, |_, a| Ok(Value::Int(to_i64(&a[0]))));
-    r.add("int64", &[P::Any], None, |_, a| Ok(Value::I64(to_i64(&a[0]))));
-    r.add("float64", &[P::Any], None, |_, a| Ok(Value::Float(to_f64(&a[0]))));
+    r.add("int64", &[P::Any], None, |_, a| {
+        Ok(Value::I64(to_i64(&a[0])))
+    });
+    r.add("float64", &[P::Any], None, |_, a| {
+        Ok(Value::Float(to_f64(&a[0])))
+    });
     r.add("toDecimal", &[P::Any], None, |_, a| {
         let s = strval(&a[0]);
         Ok(Value::I64(i64::from_str_radix(&s, 8).unwrap_or(0)))
     });
-    r.add("toStrings", &[P::Any], None, |_, a| Ok(Value::string_list(strslice(&a[0]))));
-    r.add("typeOf", &[P::Any], None, |_, a| Ok(Value::str(type_of(&a[0]))));
-    r.add("typeIs", &[P::Str, P::Any], None, |_, a| Ok(Value::Bool(s(&a[0]) == type_of(&a[1]))));
+    r.add("toStrings", &[P::Any], None, |_, a| {
+        Ok(Value::string_list(strslice(&a[0])))
+    });
+    r.add("typeOf", &[P::Any], None, |_, a| {
+        Ok(Value::str(type_of(&a[0])))
+    });
+    r.add("typeIs", &[P::Str, P::Any], None, |_, a| {
+        Ok(Value::Bool(s(&a[0]) == type_of(&a[1])))
+    });
     r.add("typeIsLike", &[P::Str, P::Any], None, |_, a| {
         let t = type_of(&a[1]);
         let target = s(&a[0]);
         Ok(Value::Bool(target == t || format!("*{target}") == t))
     });
-    r.add("kindOf", &[P::Any], None, |_, a| Ok(Value::str(a[0].kind_name())));
-    r.add("kindIs", &[P::Str, P::Any], None, |_, a| Ok(Value::Bool(s(&a[0]) == a[1].kind_name())));
-    r.add("deepEqual", &[P::Any, P::Any], None, |_, a| Ok(Value::Bool(deep_equal(&a[0], &a[1]))));
+    r.add("kindOf", &[P::Any], None, |_, a| {
+        Ok(Value::str(a[0].kind_name()))
+    });
+    r.add("kindIs", &[P::Str, P::Any], None, |_, a| {
+        Ok(Value::Bool(s(&a[0]) == a[1].kind_name()))
+    });
+    r.add("deepEqual", &[P::Any, P::Any], None, |_, a| {
+        Ok(Value::Bool(deep_equal(&a[0], &a[1])))
+    });
     r.add("default", &[P::Any], Some(P::Any), |_, a| {
         let mut it = a.into_iter();
         let d = it.next().unwrap_or(Value::Nil);
@@ -161,15 +187,27 @@ pub(super) fn register(r: &mut Registry) {
             _ => Ok(d),
         }
     });
-    r.add("empty", &[P::Any], None, |_, a| Ok(Value::Bool(is_empty(&a[0]))));
-    r.add("coalesce", &[], Some(P::Any), |_, a| Ok(a.into_iter().find(|v| !is_empty(v)).unwrap_or(Value::Nil)));
-    r.add("all", &[], Some(P::Any), |_, a| Ok(Value::Bool(a.iter().all(|v| !is_empty(v)))));
-    r.add("any", &[], Some(P::Any), |_, a| Ok(Value::Bool(a.iter().any(|v| !is_empty(v)))));
+    r.add("empty", &[P::Any], None, |_, a| {
+        Ok(Value::Bool(is_empty(&a[0])))
+    });
+    r.add("coalesce", &[], Some(P::Any), |_, a| {
+        Ok(a.into_iter().find(|v| !is_empty(v)).unwrap_or(Value::Nil))
+    });
+    r.add("all", &[], Some(P::Any), |_, a| {
+        Ok(Value::Bool(a.iter().all(|v| !is_empty(v))))
+    });
+    r.add("any", &[], Some(P::Any), |_, a| {
+        Ok(Value::Bool(a.iter().any(|v| !is_empty(v))))
+    });
     r.add("ternary", &[P::Any, P::Any, P::Bool], None, |_, a| {
         let mut it = a.into_iter();
         let t = it.next().unwrap_or_default();
         let f = it.next().unwrap_or_default();
-        Ok(if matches!(it.next(), Some(Value::Bool(true))) { t } else { f })
+        Ok(if matches!(it.next(), Some(Value::Bool(true))) {
+            t
+        } else {
+            f
+        })
     });
     r.add("deepCopy", &[P::Any], None, |_, a| Ok(a[0].deep_copy()));
     r.add("mustDeepCopy", &[P::Any], None, |_, a| {
@@ -196,7 +234,9 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Map(x), Value::Map(y)) => {
             let x = x.borrow();
             let y = y.borrow();
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
         _ => false,
     }

@@ -38,7 +38,10 @@ impl Object for Time {
         }
     }
     fn display(&self) -> Option<String> {
-        Some(go_format(&self.0, "2006-01-02 15:04:05.999999999 -0700 MST"))
+        Some(go_format(
+            &self.0,
+            "2006-01-02 15:04:05.999999999 -0700 MST",
+        ))
     }
 }
 
@@ -47,9 +50,29 @@ pub fn go_format(t: &DateTime<Utc>, layout: &str) -> String {
     let mut out = String::new();
     let b = layout;
     let mut i = 0;
-    const MONTHS: [&str; 12] =
-        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
     while i < b.len() {
         let r = &b[i..];
         let mut take = |tok: &str, val: String| -> bool {
@@ -63,7 +86,11 @@ pub fn go_format(t: &DateTime<Utc>, layout: &str) -> String {
         };
         let m = t.month0() as usize;
         let wd = t.weekday().num_days_from_sunday() as usize;
-        let h12 = if t.hour() % 12 == 0 { 12 } else { t.hour() % 12 };
+        let h12 = if t.hour().is_multiple_of(12) {
+            12
+        } else {
+            t.hour() % 12
+        };
         if take("January", MONTHS[m].into())
             || take("Jan", MONTHS[m][..3].into())
             || take("Monday", DAYS[wd].into())
@@ -86,14 +113,31 @@ pub fn go_format(t: &DateTime<Utc>, layout: &str) -> String {
             || take("03", format!("{:02}", h12))
             || take("04", format!("{:02}", t.minute()))
             || take("05", format!("{:02}", t.second()))
-            || take("PM", if t.hour() >= 12 { "PM".into() } else { "AM".into() })
-            || take("pm", if t.hour() >= 12 { "pm".into() } else { "am".into() })
+            || take(
+                "PM",
+                if t.hour() >= 12 {
+                    "PM".into()
+                } else {
+                    "AM".into()
+                },
+            )
+            || take(
+                "pm",
+                if t.hour() >= 12 {
+                    "pm".into()
+                } else {
+                    "am".into()
+                },
+            )
         {
             continue;
         }
         // Fractional seconds: .000 / ,000 (fixed) or .999 (trimmed).
-        if (r.starts_with(".0") || r.starts_with(".9") || r.starts_with(",0") || r.starts_with(",9"))
-            && r[1..].len() >= 1
+        if (r.starts_with(".0")
+            || r.starts_with(".9")
+            || r.starts_with(",0")
+            || r.starts_with(",9"))
+            && !r[1..].is_empty()
         {
             let digit = r.as_bytes()[1];
             let n = r[1..].bytes().take_while(|c| *c == digit).count();
@@ -249,7 +293,11 @@ pub fn go_parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
         }
         i += c.len_utf8();
     }
-    let first_tok = toks.iter().map(|(t, _)| *t).find(|t| layout.starts_with(t)).unwrap_or(layout);
+    let first_tok = toks
+        .iter()
+        .map(|(t, _)| *t)
+        .find(|t| layout.starts_with(t))
+        .unwrap_or(layout);
     let bad = || {
         format!(
             "parsing time {} as {}: cannot parse {} as {}",
@@ -273,24 +321,46 @@ pub fn go_parse(layout: &str, value: &str) -> Result<DateTime<Utc>, String> {
 
 pub(super) fn register(r: &mut Registry) {
     r.add("toDate", &[P::Str, P::Str], None, |_, a| {
-        Ok(time_val(go_parse(s(&a[0]), s(&a[1])).unwrap_or_else(|_| Utc.timestamp_opt(-62135596800, 0).single().expect("zero time"))))
+        Ok(time_val(go_parse(s(&a[0]), s(&a[1])).unwrap_or_else(
+            |_| {
+                Utc.timestamp_opt(-62135596800, 0)
+                    .single()
+                    .expect("zero time")
+            },
+        )))
     });
-    r.add("mustToDate", &[P::Str, P::Str], None, |_, a| Ok(time_val(go_parse(s(&a[0]), s(&a[1]))?)));
+    r.add("mustToDate", &[P::Str, P::Str], None, |_, a| {
+        Ok(time_val(go_parse(s(&a[0]), s(&a[1]))?))
+    });
     r.add("durationRound", &[P::Any], None, |_, a| {
         let secs: i64 = match &a[0] {
-            Value::String(st) => parse_go_duration(st).map(|n| n / 1_000_000_000).unwrap_or(0),
+            Value::String(st) => parse_go_duration(st)
+                .map(|n| n / 1_000_000_000)
+                .unwrap_or(0),
             Value::Object(_) => (Utc::now() - to_time(&a[0])).num_seconds(),
             v => to_i64(v) / 1_000_000_000,
         };
         Ok(Value::str(duration_round(secs)))
     });
     r.add("now", &[], None, |_, _| Ok(time_val(Utc::now())));
-    r.add("date", &[P::Str, P::Any], None, |_, a| Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0])))));
-    r.add("dateInZone", &[P::Str, P::Any, P::Str], None, |_, a| Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0])))));
-    r.add("date_in_zone", &[P::Str, P::Any, P::Str], None, |_, a| Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0])))));
-    r.add("htmlDate", &[P::Any], None, |_, a| Ok(Value::str(go_format(&to_time(&a[0]), "2006-01-02"))));
-    r.add("htmlDateInZone", &[P::Any, P::Str], None, |_, a| Ok(Value::str(go_format(&to_time(&a[0]), "2006-01-02"))));
-    r.add("unixEpoch", &[P::Any], None, |_, a| Ok(Value::str(to_time(&a[0]).timestamp().to_string())));
+    r.add("date", &[P::Str, P::Any], None, |_, a| {
+        Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0]))))
+    });
+    r.add("dateInZone", &[P::Str, P::Any, P::Str], None, |_, a| {
+        Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0]))))
+    });
+    r.add("date_in_zone", &[P::Str, P::Any, P::Str], None, |_, a| {
+        Ok(Value::str(go_format(&to_time(&a[1]), s(&a[0]))))
+    });
+    r.add("htmlDate", &[P::Any], None, |_, a| {
+        Ok(Value::str(go_format(&to_time(&a[0]), "2006-01-02")))
+    });
+    r.add("htmlDateInZone", &[P::Any, P::Str], None, |_, a| {
+        Ok(Value::str(go_format(&to_time(&a[0]), "2006-01-02")))
+    });
+    r.add("unixEpoch", &[P::Any], None, |_, a| {
+        Ok(Value::str(to_time(&a[0]).timestamp().to_string()))
+    });
     r.add("duration", &[P::Any], None, |_, a| {
         // Sprig accepts only string and int64 here; anything else is 0.
         let secs = match &a[0] {
@@ -314,13 +384,19 @@ pub(super) fn register(r: &mut Registry) {
     });
     r.add("date_modify", &[P::Str, P::Any], None, |_, a| {
         let t = to_time(&a[1]);
-        Ok(time_val(parse_go_duration(s(&a[0])).map(|n| t + Duration::nanoseconds(n)).unwrap_or(t)))
+        Ok(time_val(
+            parse_go_duration(s(&a[0]))
+                .map(|n| t + Duration::nanoseconds(n))
+                .unwrap_or(t),
+        ))
     });
     r.add("mustDateModify", &[P::Str, P::Any], None, |_, a| {
         let t = to_time(&a[1]);
         match parse_go_duration(s(&a[0])) {
             Some(n) => Ok(time_val(t + Duration::nanoseconds(n))),
-            None => Err(format!("time: invalid duration {}", crate::fmt::go_quote(s(&a[0]))).into()),
+            None => {
+                Err(format!("time: invalid duration {}", crate::fmt::go_quote(s(&a[0]))).into())
+            }
         }
     });
 }
@@ -339,13 +415,17 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n == 0 {
             return None;
         }
         let num: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..u] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -364,7 +444,8 @@ pub fn parse_go_duration(s: &str) -> Option<i64> {
 /// Sprig's durationRound: the largest unit only.
 fn duration_round(secs: i64) -> String {
     let u = secs.unsigned_abs();
-    let (year, month, day, hour, minute) = (31_536_000u64, 2_592_000u64, 86_400u64, 3_600u64, 60u64);
+    let (year, month, day, hour, minute) =
+        (31_536_000u64, 2_592_000u64, 86_400u64, 3_600u64, 60u64);
     let s = if u >= year {
         format!("{}y", u / year)
     } else if u >= month {

@@ -18,7 +18,11 @@ pub(crate) fn mergo(dst: &MapRef, src: &MapRef, overwrite: bool, depth: usize) {
     if depth > 64 || std::rc::Rc::ptr_eq(dst, src) {
         return;
     }
-    let src_items: Vec<(String, Value)> = src.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let src_items: Vec<(String, Value)> = src
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, sv) in src_items {
         let dv = dst.borrow().get(&k).cloned();
         match &sv {
@@ -74,7 +78,11 @@ fn dig(m: &MapRef, def: Value, keys: &[String]) -> FnResult {
         Value::Map(n) => dig(&n, def, &keys[1..]),
         other => Err(FnError::Msg(format!(
             "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
-            if other.is_nil() { "nil".to_string() } else { other.type_name() }
+            if other.is_nil() {
+                "nil".to_string()
+            } else {
+                other.type_name()
+            }
         ))),
     }
 }
@@ -92,7 +100,9 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::map(m))
     });
     r.add("get", &[P::Map, P::Str], None, |_, a| {
-        let Some(m) = map_of(&a[0]) else { return Ok(Value::str("")) };
+        let Some(m) = map_of(&a[0]) else {
+            return Ok(Value::str(""));
+        };
         let v = m.borrow().get(s(&a[1])).cloned();
         Ok(v.unwrap_or_else(|| Value::str("")))
     });
@@ -110,7 +120,9 @@ pub(super) fn register(r: &mut Registry) {
         Ok(a[0].clone())
     });
     r.add("hasKey", &[P::Map, P::Str], None, |_, a| {
-        Ok(Value::Bool(map_of(&a[0]).is_some_and(|m| m.borrow().contains_key(s(&a[1])))))
+        Ok(Value::Bool(
+            map_of(&a[0]).is_some_and(|m| m.borrow().contains_key(s(&a[1]))),
+        ))
     });
     r.add("pluck", &[P::Str], Some(P::Map), |_, a| {
         let k = s(&a[0]);
@@ -134,7 +146,9 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::string_list(out))
     });
     r.add("values", &[P::Map], None, |_, a| {
-        let out = map_of(&a[0]).map(|m| m.borrow().values().cloned().collect()).unwrap_or_default();
+        let out = map_of(&a[0])
+            .map(|m| m.borrow().values().cloned().collect())
+            .unwrap_or_default();
         Ok(Value::list(out))
     });
     r.add("pick", &[P::Map], Some(P::Str), |_, a| {
@@ -162,9 +176,15 @@ pub(super) fn register(r: &mut Registry) {
         Ok(Value::map(out))
     });
     r.add("merge", &[P::Map], Some(P::Map), |_, a| merge_fn(a, false));
-    r.add("mustMerge", &[P::Map], Some(P::Map), |_, a| merge_fn(a, false));
-    r.add("mergeOverwrite", &[P::Map], Some(P::Map), |_, a| merge_fn(a, true));
-    r.add("mustMergeOverwrite", &[P::Map], Some(P::Map), |_, a| merge_fn(a, true));
+    r.add("mustMerge", &[P::Map], Some(P::Map), |_, a| {
+        merge_fn(a, false)
+    });
+    r.add("mergeOverwrite", &[P::Map], Some(P::Map), |_, a| {
+        merge_fn(a, true)
+    });
+    r.add("mustMergeOverwrite", &[P::Map], Some(P::Map), |_, a| {
+        merge_fn(a, true)
+    });
     r.add("dig", &[], Some(P::Any), |_, a| {
         if a.len() < 3 {
             return Err("dig needs at least three arguments".into());
@@ -173,7 +193,11 @@ pub(super) fn register(r: &mut Registry) {
         let Some(m) = map_of(&a[n - 1]) else {
             return Err(format!(
                 "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
-                if a[n - 1].is_nil() { "nil".to_string() } else { a[n - 1].type_name() }
+                if a[n - 1].is_nil() {
+                    "nil".to_string()
+                } else {
+                    a[n - 1].type_name()
+                }
             )
             .into());
         };
@@ -184,7 +208,11 @@ pub(super) fn register(r: &mut Registry) {
                 other => {
                     return Err(format!(
                         "interface conversion: interface {{}} is {}, not string",
-                        if other.is_nil() { "nil".to_string() } else { other.type_name() }
+                        if other.is_nil() {
+                            "nil".to_string()
+                        } else {
+                            other.type_name()
+                        }
                     )
                     .into());
                 }

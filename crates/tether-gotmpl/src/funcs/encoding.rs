@@ -76,7 +76,8 @@ fn b64dec(v: &str) -> String {
     match B64.decode(v) {
         Ok(d) => String::from_utf8_lossy(&d).into_owned(),
         Err(e) => match e {
-            base64::DecodeError::InvalidByte(off, _) | base64::DecodeError::InvalidLastSymbol(off, _) => {
+            base64::DecodeError::InvalidByte(off, _)
+            | base64::DecodeError::InvalidLastSymbol(off, _) => {
                 format!("illegal base64 data at input byte {off}")
             }
             base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => {
@@ -104,8 +105,11 @@ fn percent_decode(s: &str) -> Result<String, String> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let h = s.get(i + 1..i + 3).ok_or_else(|| format!("invalid URL escape {:?}", &s[i..]))?;
-            let v = u8::from_str_radix(h, 16).map_err(|_| format!("invalid URL escape {:?}", &s[i..i + 3]))?;
+            let h = s
+                .get(i + 1..i + 3)
+                .ok_or_else(|| format!("invalid URL escape {:?}", &s[i..]))?;
+            let v = u8::from_str_radix(h, 16)
+                .map_err(|_| format!("invalid URL escape {:?}", &s[i..i + 3]))?;
             out.push(v);
             i += 3;
         } else {
@@ -131,7 +135,9 @@ fn go_url_parse(raw: &str) -> Result<GoUrl, String> {
         let sch = &rest[..i];
         if !sch.is_empty()
             && sch.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && sch.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            && sch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         {
             u.scheme = sch.to_ascii_lowercase();
             rest = rest[i + 1..].to_string();
@@ -181,8 +187,27 @@ fn escape_path(p: &str) -> String {
     let mut o = String::new();
     for b in p.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b'$' | b'&' | b'+' | b',' | b';'
-            | b'=' | b':' | b'@' | b'!' | b'\'' | b'(' | b')' | b'*' => o.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+            | b':'
+            | b'@'
+            | b'!'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*' => o.push(b as char),
             b => o.push_str(&format!("%{b:02X}")),
         }
     }
@@ -227,17 +252,27 @@ fn url_string(u: &GoUrl) -> String {
 pub(super) fn register(r: &mut Registry) {
     r.add("b64enc", &[P::Str], None, |_, a| sv(B64.encode(s(&a[0]))));
     r.add("b64dec", &[P::Str], None, |_, a| sv(b64dec(s(&a[0]))));
-    r.add("b32enc", &[P::Str], None, |_, a| sv(data_encoding::BASE32.encode(s(&a[0]).as_bytes())));
+    r.add("b32enc", &[P::Str], None, |_, a| {
+        sv(data_encoding::BASE32.encode(s(&a[0]).as_bytes()))
+    });
     r.add("b32dec", &[P::Str], None, |_, a| {
         sv(match data_encoding::BASE32.decode(s(&a[0]).as_bytes()) {
             Ok(d) => String::from_utf8_lossy(&d).into_owned(),
             Err(e) => format!("illegal base32 data at input byte {}", e.position),
         })
     });
-    r.add("sha1sum", &[P::Str], None, |_, a| sv(hex::encode(sha1::Sha1::digest(s(&a[0]).as_bytes()))));
-    r.add("sha256sum", &[P::Str], None, |_, a| sv(hex::encode(sha2::Sha256::digest(s(&a[0]).as_bytes()))));
-    r.add("sha512sum", &[P::Str], None, |_, a| sv(hex::encode(sha2::Sha512::digest(s(&a[0]).as_bytes()))));
-    r.add("adler32sum", &[P::Str], None, |_, a| sv(adler::adler32_slice(s(&a[0]).as_bytes()).to_string()));
+    r.add("sha1sum", &[P::Str], None, |_, a| {
+        sv(hex::encode(sha1::Sha1::digest(s(&a[0]).as_bytes())))
+    });
+    r.add("sha256sum", &[P::Str], None, |_, a| {
+        sv(hex::encode(sha2::Sha256::digest(s(&a[0]).as_bytes())))
+    });
+    r.add("sha512sum", &[P::Str], None, |_, a| {
+        sv(hex::encode(sha2::Sha512::digest(s(&a[0]).as_bytes())))
+    });
+    r.add("adler32sum", &[P::Str], None, |_, a| {
+        sv(adler::adler32_slice(s(&a[0]).as_bytes()).to_string())
+    });
     for (name, f) in [
         ("base", (|_, a| sv(path_base(s(&a[0])))) as super::FnPtr),
         ("dir", |_, a| sv(path_dir(s(&a[0])))),
@@ -262,7 +297,10 @@ pub(super) fn register(r: &mut Registry) {
         m.insert("query".to_string(), Value::str(u.raw_query.as_str()));
         m.insert("opaque".to_string(), Value::str(u.opaque.as_str()));
         m.insert("fragment".to_string(), Value::str(u.fragment.as_str()));
-        m.insert("userinfo".to_string(), Value::str(u.user.clone().unwrap_or_default()));
+        m.insert(
+            "userinfo".to_string(),
+            Value::str(u.user.clone().unwrap_or_default()),
+        );
         Ok(Value::map(m))
     });
     r.add("urlJoin", &[P::Map], None, |_, a| {
@@ -287,7 +325,9 @@ pub(super) fn register(r: &mut Registry) {
         };
         sv(url_string(&u))
     });
-    r.add("uuidv4", &[], None, |_, _| sv(uuid::Uuid::new_v4().to_string()));
+    r.add("uuidv4", &[], None, |_, _| {
+        sv(uuid::Uuid::new_v4().to_string())
+    });
     r.add("randBytes", &[P::Int], None, |_, a| {
         let n = i(&a[0]).clamp(0, 1 << 20) as usize;
         let mut b = vec![0u8; n];

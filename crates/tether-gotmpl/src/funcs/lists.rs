@@ -12,7 +12,11 @@ const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer de
 fn items(v: &Value, what: &str) -> Result<Rc<[Value]>, FnError> {
     match v {
         Value::List(_, l) => Ok(l.clone()),
-        Value::Bytes(b) => Ok(b.iter().map(|x| Value::Int(*x as i64)).collect::<Vec<_>>().into()),
+        Value::Bytes(b) => Ok(b
+            .iter()
+            .map(|x| Value::Int(*x as i64))
+            .collect::<Vec<_>>()
+            .into()),
         Value::Nil => Err(NIL_DEREF.into()),
         other => Err(format!("Cannot {what} on type {}", other.kind_name()).into()),
     }
@@ -68,7 +72,12 @@ fn uniq(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
 fn without(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = find(&a[0], "without")?;
     let omit = &a[1..];
-    Ok(any_list(l.iter().filter(|x| !omit.iter().any(|o| deep_equal(x, o))).cloned().collect()))
+    Ok(any_list(
+        l.iter()
+            .filter(|x| !omit.iter().any(|o| deep_equal(x, o)))
+            .cloned()
+            .collect(),
+    ))
 }
 fn has(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     if a[1].is_nil() {
@@ -91,24 +100,43 @@ fn prepend(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
 }
 fn compact(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = items(&a[0], "compact")?;
-    Ok(any_list(l.iter().filter(|x| !is_empty(x)).cloned().collect()))
+    Ok(any_list(
+        l.iter().filter(|x| !is_empty(x)).cloned().collect(),
+    ))
 }
 fn slice(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let l = match &a[0] {
         Value::List(_, l) => l.clone(),
         Value::Nil => return Err(NIL_DEREF.into()),
-        other => return Err(format!("list should be type of slice or array but {}", other.kind_name()).into()),
+        other => {
+            return Err(format!(
+                "list should be type of slice or array but {}",
+                other.kind_name()
+            )
+            .into());
+        }
     };
     if l.is_empty() {
         return Ok(Value::Nil);
     }
     let start = a.get(1).map(to_i64).unwrap_or(0);
-    let end = if a.len() < 3 { l.len() as i64 } else { to_i64(&a[2]) };
+    let end = if a.len() < 3 {
+        l.len() as i64
+    } else {
+        to_i64(&a[2])
+    };
     if start < 0 || end < start || end as usize > l.len() {
-        return Err(format!("reflect: slice index out of range").into());
+        return Err("reflect: slice index out of range".into());
     }
-    let kind = if let Value::List(k, _) = &a[0] { *k } else { ListKind::Any };
-    Ok(Value::List(kind, l[start as usize..end as usize].to_vec().into()))
+    let kind = if let Value::List(k, _) = &a[0] {
+        *k
+    } else {
+        ListKind::Any
+    };
+    Ok(Value::List(
+        kind,
+        l[start as usize..end as usize].to_vec().into(),
+    ))
 }
 fn chunk(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     let size = i(&a[0]);
@@ -120,7 +148,10 @@ fn chunk(_: &mut crate::exec::Exec<'_>, a: Vec<Value>) -> FnResult {
     if size <= 0 {
         return Err("runtime error: integer divide by zero".into());
     }
-    let out: Vec<Value> = l.chunks(size as usize).map(|c| any_list(c.to_vec())).collect();
+    let out: Vec<Value> = l
+        .chunks(size as usize)
+        .map(|c| any_list(c.to_vec()))
+        .collect();
     Ok(any_list(out))
 }
 
@@ -165,7 +196,9 @@ pub(super) fn register(r: &mut Registry) {
             match l {
                 Value::List(_, x) => out.extend(x.iter().cloned()),
                 Value::Nil => return Err(NIL_DEREF.into()),
-                other => return Err(format!("Cannot concat type {} as list", other.kind_name()).into()),
+                other => {
+                    return Err(format!("Cannot concat type {} as list", other.kind_name()).into());
+                }
             }
         }
         Ok(any_list(out))

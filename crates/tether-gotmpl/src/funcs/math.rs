@@ -19,10 +19,17 @@ fn dec(f: f64) -> Decimal {
         return Decimal::ZERO;
     }
     let s = format!("{f}");
-    s.parse::<Decimal>().ok().or_else(|| Decimal::from_f64(f)).unwrap_or(Decimal::ZERO)
+    s.parse::<Decimal>()
+        .ok()
+        .or_else(|| Decimal::from_f64(f))
+        .unwrap_or(Decimal::ZERO)
 }
 
-fn dec_op(first: &Value, rest: &[Value], op: fn(Decimal, Decimal) -> Option<Decimal>) -> Result<f64, super::FnError> {
+fn dec_op(
+    first: &Value,
+    rest: &[Value],
+    op: fn(Decimal, Decimal) -> Option<Decimal>,
+) -> Result<f64, super::FnError> {
     let mut acc = dec(to_f64(first));
     for x in rest {
         acc = match op(acc, dec(to_f64(x))) {
@@ -65,21 +72,36 @@ pub(crate) fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, s
 }
 
 fn int_list(v: Vec<i64>) -> Value {
-    Value::List(ListKind::Int, v.into_iter().map(Value::Int).collect::<Vec<_>>().into())
+    Value::List(
+        ListKind::Int,
+        v.into_iter().map(Value::Int).collect::<Vec<_>>().into(),
+    )
 }
 
 fn round(val: f64, places: f64, round_on: f64) -> f64 {
     let pow = 10f64.powf(places);
     let digit = pow * val;
     let div = digit.fract();
-    let r = if div >= round_on { digit.ceil() } else { digit.floor() };
+    let r = if div >= round_on {
+        digit.ceil()
+    } else {
+        digit.floor()
+    };
     r / pow
 }
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("add1", &[P::Any], None, |_, a| Ok(Value::I64(to_i64(&a[0]).wrapping_add(1))));
-    r.add("add", &[], Some(P::Any), |_, a| Ok(Value::I64(a.iter().map(to_i64).fold(0i64, i64::wrapping_add))));
-    r.add("sub", &[P::Any, P::Any], None, |_, a| Ok(Value::I64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1])))));
+    r.add("add1", &[P::Any], None, |_, a| {
+        Ok(Value::I64(to_i64(&a[0]).wrapping_add(1)))
+    });
+    r.add("add", &[], Some(P::Any), |_, a| {
+        Ok(Value::I64(
+            a.iter().map(to_i64).fold(0i64, i64::wrapping_add),
+        ))
+    });
+    r.add("sub", &[P::Any, P::Any], None, |_, a| {
+        Ok(Value::I64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1]))))
+    });
     r.add("div", &[P::Any, P::Any], None, |_, a| {
         let d = to_i64(&a[1]);
         if d == 0 {
@@ -94,7 +116,11 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(Value::I64(to_i64(&a[0]).wrapping_rem(d)))
     });
-    r.add("mul", &[P::Any], Some(P::Any), |_, a| Ok(Value::I64(a.iter().map(to_i64).fold(1i64, i64::wrapping_mul))));
+    r.add("mul", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::I64(
+            a.iter().map(to_i64).fold(1i64, i64::wrapping_mul),
+        ))
+    });
     r.add("randInt", &[P::Int, P::Int], None, |_, a| {
         let (lo, hi) = (i(&a[0]), i(&a[1]));
         if hi - lo <= 0 {
@@ -102,10 +128,26 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(Value::Int(rand::thread_rng().gen_range(0..hi - lo) + lo))
     });
-    r.add("add1f", &[P::Any], None, |_, a| Ok(Value::Float(dec_op(&a[0], &[Value::Int(1)], |x, y| x.checked_add(y))?)));
-    r.add("addf", &[], Some(P::Any), |_, a| Ok(Value::Float(dec_op(&Value::Float(0.0), &a, |x, y| x.checked_add(y))?)));
-    r.add("subf", &[P::Any], Some(P::Any), |_, a| Ok(Value::Float(dec_op(&a[0], &a[1..], |x, y| x.checked_sub(y))?)));
-    r.add("mulf", &[P::Any], Some(P::Any), |_, a| Ok(Value::Float(dec_op(&a[0], &a[1..], |x, y| x.checked_mul(y))?)));
+    r.add("add1f", &[P::Any], None, |_, a| {
+        Ok(Value::Float(dec_op(&a[0], &[Value::Int(1)], |x, y| {
+            x.checked_add(y)
+        })?))
+    });
+    r.add("addf", &[], Some(P::Any), |_, a| {
+        Ok(Value::Float(dec_op(&Value::Float(0.0), &a, |x, y| {
+            x.checked_add(y)
+        })?))
+    });
+    r.add("subf", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::Float(dec_op(&a[0], &a[1..], |x, y| {
+            x.checked_sub(y)
+        })?))
+    });
+    r.add("mulf", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::Float(dec_op(&a[0], &a[1..], |x, y| {
+            x.checked_mul(y)
+        })?))
+    });
     r.add("divf", &[P::Any], Some(P::Any), |_, a| {
         Ok(Value::Float(dec_op(&a[0], &a[1..], |x, y| {
             if y.is_zero() {
@@ -119,11 +161,25 @@ pub(super) fn register(r: &mut Registry) {
     }
     r.add("max", &[P::Any], Some(P::Any), max_i);
     r.add("biggest", &[P::Any], Some(P::Any), max_i);
-    r.add("min", &[P::Any], Some(P::Any), |_, a| Ok(Value::I64(a.iter().map(to_i64).min().unwrap_or(0))));
-    r.add("maxf", &[P::Any], Some(P::Any), |_, a| Ok(Value::Float(a.iter().map(to_f64).fold(f64::NEG_INFINITY, f64::max))));
-    r.add("minf", &[P::Any], Some(P::Any), |_, a| Ok(Value::Float(a.iter().map(to_f64).fold(f64::INFINITY, f64::min))));
-    r.add("ceil", &[P::Any], None, |_, a| Ok(Value::Float(to_f64(&a[0]).ceil())));
-    r.add("floor", &[P::Any], None, |_, a| Ok(Value::Float(to_f64(&a[0]).floor())));
+    r.add("min", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::I64(a.iter().map(to_i64).min().unwrap_or(0)))
+    });
+    r.add("maxf", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::Float(
+            a.iter().map(to_f64).fold(f64::NEG_INFINITY, f64::max),
+        ))
+    });
+    r.add("minf", &[P::Any], Some(P::Any), |_, a| {
+        Ok(Value::Float(
+            a.iter().map(to_f64).fold(f64::INFINITY, f64::min),
+        ))
+    });
+    r.add("ceil", &[P::Any], None, |_, a| {
+        Ok(Value::Float(to_f64(&a[0]).ceil()))
+    });
+    r.add("floor", &[P::Any], None, |_, a| {
+        Ok(Value::Float(to_f64(&a[0]).floor()))
+    });
     r.add("round", &[P::Any, P::Int], Some(P::Float), |_, a| {
         let on = match a.get(2) {
             Some(Value::Float(f)) => *f,
@@ -135,7 +191,9 @@ pub(super) fn register(r: &mut Registry) {
         let c = i(&a[0]);
         Ok(int_list(until_step(0, c, if c < 0 { -1 } else { 1 })?))
     });
-    r.add("untilStep", &[P::Int, P::Int, P::Int], None, |_, a| Ok(int_list(until_step(i(&a[0]), i(&a[1]), i(&a[2]))?)));
+    r.add("untilStep", &[P::Int, P::Int, P::Int], None, |_, a| {
+        Ok(int_list(until_step(i(&a[0]), i(&a[1]), i(&a[2]))?))
+    });
     r.add("seq", &[], Some(P::Int), |_, a| {
         let p: Vec<i64> = a.iter().map(i).collect();
         let v = match p.len() {
@@ -162,6 +220,11 @@ pub(super) fn register(r: &mut Registry) {
             }
             _ => return Ok(Value::str("")),
         };
-        Ok(Value::str(v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")))
+        Ok(Value::str(
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ))
     });
 }

@@ -80,13 +80,29 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn add(&mut self, name: &'static str, params: &'static [P], variadic: Option<P>, f: FnPtr) {
-        self.map.insert(name, Func { kind: FuncKind::Normal, params, variadic, f });
+    pub(crate) fn add(
+        &mut self,
+        name: &'static str,
+        params: &'static [P],
+        variadic: Option<P>,
+        f: FnPtr,
+    ) {
+        self.map.insert(
+            name,
+            Func {
+                kind: FuncKind::Normal,
+                params,
+                variadic,
+                f,
+            },
+        );
     }
 }
 
 static FUNCS: LazyLock<Registry> = LazyLock::new(|| {
-    let mut r = Registry { map: HashMap::new() };
+    let mut r = Registry {
+        map: HashMap::new(),
+    };
     builtin::register(&mut r);
     strings::register(&mut r);
     conv::register(&mut r);
@@ -98,8 +114,24 @@ static FUNCS: LazyLock<Registry> = LazyLock::new(|| {
     semver::register(&mut r);
     dates::register(&mut r);
     helm::register(&mut r);
-    r.map.insert("and", Func { kind: FuncKind::And, params: &[], variadic: Some(P::Any), f: |_, _| Ok(Value::Nil) });
-    r.map.insert("or", Func { kind: FuncKind::Or, params: &[], variadic: Some(P::Any), f: |_, _| Ok(Value::Nil) });
+    r.map.insert(
+        "and",
+        Func {
+            kind: FuncKind::And,
+            params: &[],
+            variadic: Some(P::Any),
+            f: |_, _| Ok(Value::Nil),
+        },
+    );
+    r.map.insert(
+        "or",
+        Func {
+            kind: FuncKind::Or,
+            params: &[],
+            variadic: Some(P::Any),
+            f: |_, _| Ok(Value::Nil),
+        },
+    );
     r
 });
 

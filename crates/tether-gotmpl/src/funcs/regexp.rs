@@ -6,7 +6,12 @@ use super::{FnError, P, Registry, i, s};
 use crate::value::Value;
 
 fn compile(re: &str) -> Result<Regex, String> {
-    Regex::new(re).map_err(|e| format!("error parsing regexp: {}", go_regex_error(re, &e.to_string())))
+    Regex::new(re).map_err(|e| {
+        format!(
+            "error parsing regexp: {}",
+            go_regex_error(re, &e.to_string())
+        )
+    })
 }
 
 /// Go's regexp/syntax error text for the common cases.
@@ -21,7 +26,10 @@ fn go_regex_error(re: &str, rust_msg: &str) -> String {
         }
         "unopened group" => format!("unexpected ): `{re}`"),
         "repetition operator missing expression" => {
-            let op = re.chars().find(|c| matches!(c, '*' | '+' | '?')).unwrap_or('*');
+            let op = re
+                .chars()
+                .find(|c| matches!(c, '*' | '+' | '?'))
+                .unwrap_or('*');
             format!("missing argument to repetition operator: `{op}`")
         }
         other => other.to_string(),
@@ -33,7 +41,11 @@ fn must(re: &str) -> Result<Regex, FnError> {
 }
 
 fn go_backquote(s: &str) -> String {
-    if s.contains('`') { crate::fmt::go_quote(s) } else { format!("`{s}`") }
+    if s.contains('`') {
+        crate::fmt::go_quote(s)
+    } else {
+        format!("`{s}`")
+    }
 }
 
 fn first_line(s: &str) -> String {
@@ -42,7 +54,11 @@ fn first_line(s: &str) -> String {
 
 fn find_all(re: &Regex, st: &str, n: i64) -> Vec<String> {
     let it = re.find_iter(st).map(|m| m.as_str().to_string());
-    if n < 0 { it.collect() } else { it.take(n as usize).collect() }
+    if n < 0 {
+        it.collect()
+    } else {
+        it.take(n as usize).collect()
+    }
 }
 
 fn split(re: &Regex, st: &str, n: i64) -> Vec<String> {
@@ -54,7 +70,11 @@ fn split(re: &Regex, st: &str, n: i64) -> Vec<String> {
     }
     let matches: Vec<(usize, usize)> = {
         let it = re.find_iter(st).map(|m| (m.start(), m.end()));
-        if n < 0 { it.collect() } else { it.take(n as usize).collect() }
+        if n < 0 {
+            it.collect()
+        } else {
+            it.take(n as usize).collect()
+        }
     };
     let mut out = Vec::new();
     let (mut beg, mut end) = (0, 0);
@@ -76,35 +96,62 @@ fn split(re: &Regex, st: &str, n: i64) -> Vec<String> {
 
 pub(super) fn register(r: &mut Registry) {
     r.add("regexMatch", &[P::Str, P::Str], None, |_, a| {
-        Ok(Value::Bool(compile(s(&a[0])).map(|re| re.is_match(s(&a[1]))).unwrap_or(false)))
+        Ok(Value::Bool(
+            compile(s(&a[0]))
+                .map(|re| re.is_match(s(&a[1])))
+                .unwrap_or(false),
+        ))
     });
-    r.add("mustRegexMatch", &[P::Str, P::Str], None, |_, a| Ok(Value::Bool(compile(s(&a[0]))?.is_match(s(&a[1])))));
+    r.add("mustRegexMatch", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::Bool(compile(s(&a[0]))?.is_match(s(&a[1]))))
+    });
     for name in ["regexFindAll", "mustRegexFindAll"] {
         r.add(name, &[P::Str, P::Str, P::Int], None, |_, a| {
-            Ok(Value::string_list(find_all(&must(s(&a[0]))?, s(&a[1]), i(&a[2]))))
+            Ok(Value::string_list(find_all(
+                &must(s(&a[0]))?,
+                s(&a[1]),
+                i(&a[2]),
+            )))
         });
     }
     for name in ["regexFind", "mustRegexFind"] {
         r.add(name, &[P::Str, P::Str], None, |_, a| {
-            Ok(Value::str(must(s(&a[0]))?.find(s(&a[1])).map(|m| m.as_str().to_string()).unwrap_or_default()))
+            Ok(Value::str(
+                must(s(&a[0]))?
+                    .find(s(&a[1]))
+                    .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+            ))
         });
     }
     for name in ["regexReplaceAll", "mustRegexReplaceAll"] {
         r.add(name, &[P::Str, P::Str, P::Str], None, |_, a| {
-            Ok(Value::str(must(s(&a[0]))?.replace_all(s(&a[1]), s(&a[2])).into_owned()))
+            Ok(Value::str(
+                must(s(&a[0]))?.replace_all(s(&a[1]), s(&a[2])).into_owned(),
+            ))
         });
     }
     for name in ["regexReplaceAllLiteral", "mustRegexReplaceAllLiteral"] {
         r.add(name, &[P::Str, P::Str, P::Str], None, |_, a| {
-            Ok(Value::str(must(s(&a[0]))?.replace_all(s(&a[1]), regex::NoExpand(s(&a[2]))).into_owned()))
+            Ok(Value::str(
+                must(s(&a[0]))?
+                    .replace_all(s(&a[1]), regex::NoExpand(s(&a[2])))
+                    .into_owned(),
+            ))
         });
     }
     for name in ["regexSplit", "mustRegexSplit"] {
         r.add(name, &[P::Str, P::Str, P::Int], None, |_, a| {
-            Ok(Value::string_list(split(&must(s(&a[0]))?, s(&a[1]), i(&a[2]))))
+            Ok(Value::string_list(split(
+                &must(s(&a[0]))?,
+                s(&a[1]),
+                i(&a[2]),
+            )))
         });
     }
-    r.add("regexQuoteMeta", &[P::Str], None, |_, a| Ok(Value::str(quote_meta(s(&a[0])))));
+    r.add("regexQuoteMeta", &[P::Str], None, |_, a| {
+        Ok(Value::str(quote_meta(s(&a[0]))))
+    });
 }
 
 /// Go's regexp.QuoteMeta.

@@ -30,13 +30,21 @@ pub fn parse_version(v: &str) -> Result<Version, String> {
     let c = VERSION_RE.captures(v).ok_or("Invalid Semantic Version")?;
     let num = |i: usize| -> Result<u64, String> {
         match c.get(i) {
-            Some(m) => m.as_str().trim_start_matches('.').parse::<u64>().map_err(|e| format!("Error parsing version segment: {e}")),
+            Some(m) => m
+                .as_str()
+                .trim_start_matches('.')
+                .parse::<u64>()
+                .map_err(|e| format!("Error parsing version segment: {e}")),
             None => Ok(0),
         }
     };
     let pre = c.get(5).map(|m| m.as_str().to_string()).unwrap_or_default();
     for part in pre.split('.') {
-        if !pre.is_empty() && part.len() > 1 && part.starts_with('0') && part.bytes().all(|b| b.is_ascii_digit()) {
+        if !pre.is_empty()
+            && part.len() > 1
+            && part.starts_with('0')
+            && part.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err("Version segment starts with 0".into());
         }
     }
@@ -65,7 +73,9 @@ impl Version {
     }
 
     fn cmp(&self, o: &Version) -> Ordering {
-        (self.major, self.minor, self.patch).cmp(&(o.major, o.minor, o.patch)).then_with(|| cmp_pre(&self.pre, &o.pre))
+        (self.major, self.minor, self.patch)
+            .cmp(&(o.major, o.minor, o.patch))
+            .then_with(|| cmp_pre(&self.pre, &o.pre))
     }
 }
 
@@ -132,15 +142,23 @@ static TERM_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn parse_term(t: &str, whole: &str) -> Result<Term, String> {
-    let c = TERM_RE.captures(t).ok_or_else(|| format!("improper constraint: {whole}"))?;
+    let c = TERM_RE
+        .captures(t)
+        .ok_or_else(|| format!("improper constraint: {whole}"))?;
     let op = c.get(1).map(|m| m.as_str().to_string()).unwrap_or_default();
     let is_wild = |s: &str| matches!(s, "x" | "X" | "*");
-    let seg = |i: usize| c.get(i).map(|m| m.as_str().trim_start_matches('.').to_string());
+    let seg = |i: usize| {
+        c.get(i)
+            .map(|m| m.as_str().trim_start_matches('.').to_string())
+    };
     let major = seg(3).unwrap_or_default();
     let minor = seg(4);
     let patch = seg(5);
     let mut dirty = 0;
-    let parse = |s: &str| s.parse::<u64>().map_err(|_| format!("improper constraint: {whole}"));
+    let parse = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| format!("improper constraint: {whole}"))
+    };
     let maj = if is_wild(&major) {
         dirty = 3;
         0
@@ -169,12 +187,33 @@ fn parse_term(t: &str, whole: &str) -> Result<Term, String> {
         }
         Some(p) => parse(p)?,
     };
-    let pre = c.get(6).map(|m| m.as_str()[1..].to_string()).unwrap_or_default();
-    Ok(Term { op, v: Version { major: maj, minor: min, patch: pat, pre, meta: String::new(), original: t.into() }, dirty })
+    let pre = c
+        .get(6)
+        .map(|m| m.as_str()[1..].to_string())
+        .unwrap_or_default();
+    Ok(Term {
+        op,
+        v: Version {
+            major: maj,
+            minor: min,
+            patch: pat,
+            pre,
+            meta: String::new(),
+            original: t.into(),
+        },
+        dirty,
+    })
 }
 
 fn ver(major: u64, minor: u64, patch: u64) -> Version {
-    Version { major, minor, patch, pre: String::new(), meta: String::new(), original: String::new() }
+    Version {
+        major,
+        minor,
+        patch,
+        pre: String::new(),
+        meta: String::new(),
+        original: String::new(),
+    }
 }
 
 /// The exclusive upper bound of a wildcard/partial version.
@@ -223,7 +262,11 @@ fn check(t: &Term, v: &Version) -> bool {
             if c == Ordering::Less {
                 return false;
             }
-            let hi = if t.dirty >= 2 { ver(t.v.major + 1, 0, 0) } else { ver(t.v.major, t.v.minor + 1, 0) };
+            let hi = if t.dirty >= 2 {
+                ver(t.v.major + 1, 0, 0)
+            } else {
+                ver(t.v.major, t.v.minor + 1, 0)
+            };
             if t.dirty == 3 {
                 return true;
             }
@@ -265,7 +308,10 @@ pub fn constraint_check(c: &str, v: &Version) -> Result<bool, String> {
         let mut terms = Vec::new();
         // Validate: only terms, commas and spaces.
         let leftover = SPLIT.replace_all(&expanded, "");
-        if leftover.chars().any(|ch| !(ch == ',' || ch.is_whitespace())) {
+        if leftover
+            .chars()
+            .any(|ch| !(ch == ',' || ch.is_whitespace()))
+        {
             return Err(format!("improper constraint: {c}"));
         }
         for m in SPLIT.find_iter(&expanded) {

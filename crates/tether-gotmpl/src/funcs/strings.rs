@@ -108,7 +108,8 @@ fn snake_like(s: &str, sep: char) -> String {
             continue;
         }
         if c.is_uppercase() {
-            let prev_lower_or_digit = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower_or_digit =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = i + 1 < n && chars[i + 1].is_lowercase();
             let prev_upper = i > 0 && chars[i - 1].is_uppercase();
             if !last_was_sep && (prev_lower_or_digit || (prev_upper && next_lower)) {
@@ -204,13 +205,15 @@ fn abbrevboth(left: i64, right: i64, s: &str) -> String {
     if r < 7 {
         return s.to_string();
     }
-    let ab = abbrev(right as i64 - 3, body);
+    let ab = abbrev(right - 3, body);
     format!("...{ab}")
 }
 
 fn rand_string(n: i64, alphabet: &[u8]) -> String {
     let mut rng = rand::thread_rng();
-    (0..n.max(0)).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..n.max(0))
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -218,7 +221,9 @@ const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const NUM: &[u8] = b"0123456789";
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("trim", &[P::Str], None, |_, a| sv(s(&a[0]).trim_matches(go_is_space)));
+    r.add("trim", &[P::Str], None, |_, a| {
+        sv(s(&a[0]).trim_matches(go_is_space))
+    });
     r.add("upper", &[P::Str], None, |_, a| sv(go_upper(s(&a[0]))));
     r.add("lower", &[P::Str], None, |_, a| sv(go_lower(s(&a[0]))));
     r.add("title", &[P::Str], None, |_, a| sv(title(s(&a[0]))));
@@ -256,46 +261,91 @@ pub(super) fn register(r: &mut Registry) {
         let cut: Vec<char> = s(&a[0]).chars().collect();
         sv(s(&a[1]).trim_matches(|c| cut.contains(&c)))
     });
-    r.add("trimSuffix", &[P::Str, P::Str], None, |_, a| sv(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1]))));
-    r.add("trimPrefix", &[P::Str, P::Str], None, |_, a| sv(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1]))));
-    r.add("nospace", &[P::Str], None, |_, a| sv(s(&a[0]).chars().filter(|c| !go_is_space(*c)).collect::<String>()));
+    r.add("trimSuffix", &[P::Str, P::Str], None, |_, a| {
+        sv(s(&a[1]).strip_suffix(s(&a[0])).unwrap_or(s(&a[1])))
+    });
+    r.add("trimPrefix", &[P::Str, P::Str], None, |_, a| {
+        sv(s(&a[1]).strip_prefix(s(&a[0])).unwrap_or(s(&a[1])))
+    });
+    r.add("nospace", &[P::Str], None, |_, a| {
+        sv(s(&a[0])
+            .chars()
+            .filter(|c| !go_is_space(*c))
+            .collect::<String>())
+    });
     r.add("initials", &[P::Str], None, |_, a| sv(initials(s(&a[0]))));
     r.add("swapcase", &[P::Str], None, |_, a| sv(swapcase(s(&a[0]))));
-    r.add("snakecase", &[P::Str], None, |_, a| sv(snake_like(s(&a[0]), '_')));
-    r.add("kebabcase", &[P::Str], None, |_, a| sv(snake_like(s(&a[0]), '-')));
+    r.add("snakecase", &[P::Str], None, |_, a| {
+        sv(snake_like(s(&a[0]), '_'))
+    });
+    r.add("kebabcase", &[P::Str], None, |_, a| {
+        sv(snake_like(s(&a[0]), '-'))
+    });
     r.add("camelcase", &[P::Str], None, |_, a| sv(camelcase(s(&a[0]))));
     r.add("shuffle", &[P::Str], None, |_, a| {
         let mut c: Vec<char> = s(&a[0]).chars().collect();
         c.shuffle(&mut rand::thread_rng());
         sv(c.into_iter().collect::<String>())
     });
-    r.add("wrap", &[P::Int, P::Str], None, |_, a| sv(wrap_text(i(&a[0]), s(&a[1]), "\n")));
-    r.add("wrapWith", &[P::Int, P::Str, P::Str], None, |_, a| sv(wrap_text(i(&a[0]), s(&a[2]), s(&a[1]))));
-    r.add("contains", &[P::Str, P::Str], None, |_, a| Ok(Value::Bool(s(&a[1]).contains(s(&a[0])))));
-    r.add("hasPrefix", &[P::Str, P::Str], None, |_, a| Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0])))));
-    r.add("hasSuffix", &[P::Str, P::Str], None, |_, a| Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0])))));
+    r.add("wrap", &[P::Int, P::Str], None, |_, a| {
+        sv(wrap_text(i(&a[0]), s(&a[1]), "\n"))
+    });
+    r.add("wrapWith", &[P::Int, P::Str, P::Str], None, |_, a| {
+        sv(wrap_text(i(&a[0]), s(&a[2]), s(&a[1])))
+    });
+    r.add("contains", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::Bool(s(&a[1]).contains(s(&a[0]))))
+    });
+    r.add("hasPrefix", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]))))
+    });
+    r.add("hasSuffix", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]))))
+    });
     r.add("quote", &[], Some(P::Any), |_, a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| go_quote(&strval(v))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(|v| go_quote(&strval(v)))
+            .collect();
         sv(parts.join(" "))
     });
     r.add("squote", &[], Some(P::Any), |_, a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", strval(v))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(|v| format!("'{}'", strval(v)))
+            .collect();
         sv(parts.join(" "))
     });
     r.add("cat", &[], Some(P::Any), |_, a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(crate::fmt::sprint_v).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(crate::fmt::sprint_v)
+            .collect();
         sv(parts.join(" "))
     });
     r.add("indent", &[P::Int, P::Str], None, |_, a| {
         let pad = " ".repeat(i(&a[0]).max(0) as usize);
-        sv(format!("{pad}{}", s(&a[1]).replace('\n', &format!("\n{pad}"))))
+        sv(format!(
+            "{pad}{}",
+            s(&a[1]).replace('\n', &format!("\n{pad}"))
+        ))
     });
     r.add("nindent", &[P::Int, P::Str], None, |_, a| {
         let pad = " ".repeat(i(&a[0]).max(0) as usize);
-        sv(format!("\n{pad}{}", s(&a[1]).replace('\n', &format!("\n{pad}"))))
+        sv(format!(
+            "\n{pad}{}",
+            s(&a[1]).replace('\n', &format!("\n{pad}"))
+        ))
     });
-    r.add("replace", &[P::Str, P::Str, P::Str], None, |_, a| sv(go_replace(s(&a[2]), s(&a[0]), s(&a[1]))));
-    r.add("plural", &[P::Str, P::Str, P::Int], None, |_, a| sv(if i(&a[2]) == 1 { s(&a[0]) } else { s(&a[1]) }));
+    r.add("replace", &[P::Str, P::Str, P::Str], None, |_, a| {
+        sv(go_replace(s(&a[2]), s(&a[0]), s(&a[1])))
+    });
+    r.add("plural", &[P::Str, P::Str, P::Int], None, |_, a| {
+        sv(if i(&a[2]) == 1 { s(&a[0]) } else { s(&a[1]) })
+    });
     r.add("trunc", &[P::Int, P::Str], None, |_, a| {
         let (c, st) = (i(&a[0]), s(&a[1]));
         let len = st.len() as i64;
@@ -309,21 +359,47 @@ pub(super) fn register(r: &mut Registry) {
         };
         sv(String::from_utf8_lossy(out).into_owned())
     });
-    r.add("abbrev", &[P::Int, P::Str], None, |_, a| sv(abbrev(i(&a[0]), s(&a[1]))));
-    r.add("abbrevboth", &[P::Int, P::Int, P::Str], None, |_, a| sv(abbrevboth(i(&a[0]), i(&a[1]), s(&a[2]))));
+    r.add("abbrev", &[P::Int, P::Str], None, |_, a| {
+        sv(abbrev(i(&a[0]), s(&a[1])))
+    });
+    r.add("abbrevboth", &[P::Int, P::Int, P::Str], None, |_, a| {
+        sv(abbrevboth(i(&a[0]), i(&a[1]), s(&a[2])))
+    });
     r.add("split", &[P::Str, P::Str], None, |_, a| {
         let parts = go_split(s(&a[1]), s(&a[0]), -1);
-        Ok(Value::map(parts.into_iter().enumerate().map(|(k, p)| (format!("_{k}"), Value::str(p))).collect::<BTreeMap<_, _>>()))
+        Ok(Value::map(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+                .collect::<BTreeMap<_, _>>(),
+        ))
     });
     r.add("splitn", &[P::Str, P::Int, P::Str], None, |_, a| {
         let parts = go_split(s(&a[2]), s(&a[0]), i(&a[1]));
-        Ok(Value::map(parts.into_iter().enumerate().map(|(k, p)| (format!("_{k}"), Value::str(p))).collect::<BTreeMap<_, _>>()))
+        Ok(Value::map(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(k, p)| (format!("_{k}"), Value::str(p)))
+                .collect::<BTreeMap<_, _>>(),
+        ))
     });
-    r.add("splitList", &[P::Str, P::Str], None, |_, a| Ok(Value::string_list(go_split(s(&a[1]), s(&a[0]), -1))));
-    r.add("join", &[P::Str, P::Any], None, |_, a| sv(strslice(&a[1]).join(s(&a[0]))));
-    r.add("randAlphaNum", &[P::Int], None, |_, a| sv(rand_string(i(&a[0]), ALNUM)));
-    r.add("randAlpha", &[P::Int], None, |_, a| sv(rand_string(i(&a[0]), ALPHA)));
-    r.add("randNumeric", &[P::Int], None, |_, a| sv(rand_string(i(&a[0]), NUM)));
+    r.add("splitList", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::string_list(go_split(s(&a[1]), s(&a[0]), -1)))
+    });
+    r.add("join", &[P::Str, P::Any], None, |_, a| {
+        sv(strslice(&a[1]).join(s(&a[0])))
+    });
+    r.add("randAlphaNum", &[P::Int], None, |_, a| {
+        sv(rand_string(i(&a[0]), ALNUM))
+    });
+    r.add("randAlpha", &[P::Int], None, |_, a| {
+        sv(rand_string(i(&a[0]), ALPHA))
+    });
+    r.add("randNumeric", &[P::Int], None, |_, a| {
+        sv(rand_string(i(&a[0]), NUM))
+    });
     r.add("randAscii", &[P::Int], None, |_, a| {
         let printable: Vec<u8> = (32u8..=126).collect();
         sv(rand_string(i(&a[0]), &printable))
