@@ -108,7 +108,7 @@ pub struct ApplicationSetGenerator {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListGenerator {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "preserve_unknown_list")]
     pub elements: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,9 +2,49 @@
 
 pub mod commands;
 
+use std::io::Write;
 use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tether: GitOps continuous delivery that speaks Argo CD's API.
+#[derive(Debug, Parser)]
+#[command(name = "tether", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the Application, AppProject and ApplicationSet CRDs as a YAML stream.
+    Crds(commands::crds::CrdsArgs),
+    /// Check Application, AppProject and ApplicationSet manifests (exit 0 valid, 1 invalid, 2 unreadable).
+    Validate(commands::validate::ValidateArgs),
+}
 
 /// Entry point of the `tether` binary.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match &cli.command {
+        Command::Crds(args) => commands::crds::run(args, &mut out).map(|()| ExitCode::SUCCESS),
+        Command::Validate(args) => {
+            commands::validate::run(args, &mut out).map(|outcome| ExitCode::from(outcome as u8))
+        }
+    };
+    let _ = out.flush();
+    match result {
+        Ok(code) => code,
+        // A closed pipe (`tether crds | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

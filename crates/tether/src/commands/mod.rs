@@ -1,4 +1,6 @@
 //! One module per `tether` subcommand. Each exposes a clap `Args` type and a `run` function that
 //! writes to an `impl Write`, so commands are testable without spawning a process.
 
-pub mod render;
+pub mod crds;
+pub mod validate;
+
