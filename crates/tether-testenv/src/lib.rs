@@ -156,6 +156,10 @@ fn start() -> Result<ControlPlane, Error> {
                 let _ = file.read_to_string(&mut log);
             }
             log.push_str(&format!("(scripts/testenv run: {status})"));
+            // Keep the directory only if a component ran and left logs to read.
+            if !dir.join("logs").is_dir() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             Err(Error::StartFailed { dir, log })
         }
     }

@@ -27,8 +27,19 @@ where
     found.with_context(|| format!("{name} disappeared while waiting for it to {what}"))
 }
 
-fn has_condition(conditions: Option<&[(String, String)]>, kind: &str) -> bool {
-    conditions.is_some_and(|cs| cs.iter().any(|(t, s)| t == kind && s == "True"))
+/// The Deployment reports `Available=True` with `replicas` ready Pods.
+fn is_available(replicas: i32) -> impl Condition<Deployment> {
+    move |d: Option<&Deployment>| {
+        let Some(status) = d.and_then(|d| d.status.as_ref()) else {
+            return false;
+        };
+        let available = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Available" && c.status == "True");
+        available && status.ready_replicas == Some(replicas)
+    }
 }
 
 #[tokio::test]
@@ -78,27 +89,7 @@ async fn deployment_becomes_available() -> Result<()> {
         .create(&PostParams::default(), &deployment)
         .await?;
 
-    let available = wait_until(
-        &deployments,
-        "web",
-        "become Available",
-        |d: Option<&Deployment>| {
-            let conds = d
-                .and_then(|d| d.status.as_ref())
-                .and_then(|s| s.conditions.as_ref())
-                .map(|cs| {
-                    cs.iter()
-                        .map(|c| (c.type_.clone(), c.status.clone()))
-                        .collect::<Vec<_>>()
-                });
-            let ready = d
-                .and_then(|d| d.status.as_ref())
-                .and_then(|s| s.ready_replicas)
-                .unwrap_or(0);
-            has_condition(conds.as_deref(), "Available") && ready == 2
-        },
-    )
-    .await?;
+    let available = wait_until(&deployments, "web", "become Available", is_available(2)).await?;
     assert_eq!(
         available.status.as_ref().and_then(|s| s.available_replicas),
         Some(2)
