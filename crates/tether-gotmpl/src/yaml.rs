@@ -454,6 +454,15 @@ impl Emitter {
         self.out.push('\n');
         self.column = 0;
     }
+    /// libyaml's write_break: `\n` is a line break; other break characters are copied as they are.
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
     fn write_indent(&mut self) {
         let indent = self.indent.max(0) as usize;
         if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
@@ -547,7 +556,7 @@ impl Emitter {
                         if !breaks && c == '\n' {
                             self.put_break();
                         }
-                        self.put_break();
+                        self.write_break(c);
                         self.indention = true;
                         breaks = true;
                     } else {
@@ -673,7 +682,7 @@ impl Emitter {
                 let mut breaks = true;
                 for &c in &chars {
                     if is_break_char(c) {
-                        self.put_break();
+                        self.write_break(c);
                         self.indention = true;
                         breaks = true;
                     } else {
@@ -704,7 +713,7 @@ impl Emitter {
                         self.write_indicator(":", false, false, false);
                     } else {
                         self.write_indicator("?", true, false, true);
-                        self.scalar_node(&YNode::Str(k.clone()), false);
+                        self.node(&YNode::Str(k.clone()), false, false, false);
                         self.write_indent();
                         self.write_indicator(":", true, false, true);
                     }
