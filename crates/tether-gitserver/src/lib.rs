@@ -1,0 +1,477 @@
+//! Real Git repositories for tests, served over Git's smart HTTP protocol on loopback.
+//!
+//! Repositories are made with the `git` CLI ([`Repo`]: commits, branches, tags, force pushes) and
+//! served by `git http-backend`, run as a CGI program behind a small axum server ([`GitServer`]),
+//! with optional HTTP basic auth. Clients fetch exactly as users do, over `http://127.0.0.1:PORT/`.
+//! Every request is logged, so tests can count fetches.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
+use base64::Engine;
+
+/// Something went wrong running git or the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`git {args}` failed in {dir}: {stderr}")]
+    Git {
+        args: String,
+        dir: PathBuf,
+        stderr: String,
+    },
+    #[error("cannot run git: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("cannot start the HTTP server: {0}")]
+    Server(#[source] std::io::Error),
+    #[error("file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    pub method: String,
+    /// Path and query, e.g. `/app.git/info/refs?service=git-upload-pack`.
+    pub uri: String,
+    pub status: u16,
+}
+
+impl RequestLog {
+    /// Whether this request was a fetch negotiation (`POST .../git-upload-pack`).
+    pub fn is_upload_pack(&self) -> bool {
+        self.method == "POST" && self.uri.ends_with("/git-upload-pack")
+    }
+}
+
+#[derive(Clone)]
+struct ServerState {
+    root: PathBuf,
+    auth: Option<String>,
+    log: Arc<Mutex<Vec<RequestLog>>>,
+}
+
+/// A smart-HTTP Git server on 127.0.0.1 serving the bare repositories under its root.
+/// Stops when dropped.
+pub struct GitServer {
+    port: u16,
+    root: tempfile::TempDir,
+    auth: Option<(String, String)>,
+    log: Arc<Mutex<Vec<RequestLog>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GitServer {
+    /// Starts a server without authentication.
+    pub fn start() -> Result<Self, Error> {
+        Self::start_with_auth(None)
+    }
+
+    /// Starts a server that requires HTTP basic auth with these credentials when given.
+    pub fn start_with_auth(auth: Option<(&str, &str)>) -> Result<Self, Error> {
+        let root = tempfile::Builder::new()
+            .prefix("tether-git-")
+            .tempdir()
+            .map_err(Error::Server)?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::Server)?;
+        listener.set_nonblocking(true).map_err(Error::Server)?;
+        let port = listener.local_addr().map_err(Error::Server)?.port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let state = ServerState {
+            root: root.path().to_path_buf(),
+            auth: auth.map(|(u, p)| {
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+                )
+            }),
+            log: log.clone(),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(format!("git-http-{port}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a tokio runtime for the test git server");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("listener converts to tokio");
+                    let app = axum::Router::new().fallback(handle).with_state(state);
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+            })
+            .map_err(Error::Server)?;
+        Ok(Self {
+            port,
+            root,
+            auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            log,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The clone URL of a repository: `http://127.0.0.1:PORT/NAME.git`.
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}.git", self.base_url())
+    }
+
+    /// The clone URL with the server's credentials embedded (for git CLI clients in tests).
+    pub fn url_with_credentials(&self, name: &str) -> String {
+        match &self.auth {
+            Some((u, p)) => format!("http://{u}:{p}@127.0.0.1:{}/{name}.git", self.port),
+            None => self.url(name),
+        }
+    }
+
+    /// Creates an empty repository `NAME.git` served by this server, with a working copy to commit in.
+    pub fn create_repo(&self, name: &str) -> Result<Repo, Error> {
+        let bare = self.root.path().join(format!("{name}.git"));
+        git(
+            self.root.path(),
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--initial-branch=main",
+                &path_str(&bare),
+            ],
+        )?;
+        git(&bare, &["config", "http.receivepack", "true"])?;
+        git(&bare, &["config", "uploadpack.allowAnySHA1InWant", "true"])?;
+        let work = self.root.path().join(format!("{name}.work"));
+        git(
+            self.root.path(),
+            &["init", "--quiet", "--initial-branch=main", &path_str(&work)],
+        )?;
+        git(&work, &["config", "user.name", "Tether Test"])?;
+        git(&work, &["config", "user.email", "test@tether.invalid"])?;
+        git(&work, &["config", "commit.gpgsign", "false"])?;
+        git(&work, &["remote", "add", "origin", &path_str(&bare)])?;
+        Ok(Repo { work, bare })
+    }
+
+    /// Every request answered so far.
+    pub fn requests(&self) -> Vec<RequestLog> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        if let Ok(mut l) = self.log.lock() {
+            l.clear();
+        }
+    }
+}
+
+impl Drop for GitServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A repository: a working copy whose commits are pushed to the served bare repository.
+pub struct Repo {
+    work: PathBuf,
+    bare: PathBuf,
+}
+
+impl Repo {
+    /// The working copy.
+    pub fn work_dir(&self) -> &Path {
+        &self.work
+    }
+
+    /// The served bare repository.
+    pub fn bare_dir(&self) -> &Path {
+        &self.bare
+    }
+
+    /// Writes a file (creating directories) in the working copy.
+    pub fn write(&self, path: &str, contents: &str) -> Result<&Self, Error> {
+        let full = self.work.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::File {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&full, contents).map_err(|source| Error::File { path: full, source })?;
+        Ok(self)
+    }
+
+    /// Removes a file from the working copy.
+    pub fn remove(&self, path: &str) -> Result<&Self, Error> {
+        git(&self.work, &["rm", "--quiet", "-r", path])?;
+        Ok(self)
+    }
+
+    /// Commits everything and returns the commit SHA. Does not push.
+    pub fn commit(&self, message: &str) -> Result<String, Error> {
+        git(&self.work, &["add", "--all"])?;
+        git(
+            &self.work,
+            &["commit", "--quiet", "--allow-empty", "-m", message],
+        )?;
+        self.head()
+    }
+
+    /// Commits everything and pushes the current branch; returns the commit SHA.
+    pub fn commit_and_push(&self, message: &str) -> Result<String, Error> {
+        let sha = self.commit(message)?;
+        self.push()?;
+        Ok(sha)
+    }
+
+    /// Pushes the current branch to the served repository.
+    pub fn push(&self) -> Result<(), Error> {
+        git(&self.work, &["push", "--quiet", "origin", "HEAD"])?;
+        Ok(())
+    }
+
+    /// Force-pushes the current branch (after history was rewritten).
+    pub fn force_push(&self) -> Result<(), Error> {
+        git(
+            &self.work,
+            &["push", "--quiet", "--force", "origin", "HEAD"],
+        )?;
+        Ok(())
+    }
+
+    /// The SHA of the working copy's HEAD.
+    pub fn head(&self) -> Result<String, Error> {
+        Ok(git(&self.work, &["rev-parse", "HEAD"])?.trim().to_owned())
+    }
+
+    /// Creates (or switches to, with `create = false`) a branch in the working copy.
+    pub fn checkout(&self, branch: &str, create: bool) -> Result<(), Error> {
+        if create {
+            git(&self.work, &["checkout", "--quiet", "-b", branch])?;
+        } else {
+            git(&self.work, &["checkout", "--quiet", branch])?;
+        }
+        Ok(())
+    }
+
+    /// Resets the current branch to a commit (to rewrite history before a force push).
+    pub fn reset_hard(&self, rev: &str) -> Result<(), Error> {
+        git(&self.work, &["reset", "--quiet", "--hard", rev])?;
+        Ok(())
+    }
+
+    /// Creates a lightweight tag at HEAD and pushes it.
+    pub fn tag(&self, name: &str) -> Result<(), Error> {
+        git(&self.work, &["tag", name])?;
+        git(
+            &self.work,
+            &["push", "--quiet", "origin", &format!("refs/tags/{name}")],
+        )?;
+        Ok(())
+    }
+
+    /// Creates an annotated tag at HEAD and pushes it.
+    pub fn tag_annotated(&self, name: &str, message: &str) -> Result<(), Error> {
+        git(&self.work, &["tag", "-a", name, "-m", message])?;
+        git(
+            &self.work,
+            &["push", "--quiet", "origin", &format!("refs/tags/{name}")],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a tag locally and on the server.
+    pub fn delete_tag(&self, name: &str) -> Result<(), Error> {
+        git(&self.work, &["tag", "-d", name])?;
+        git(
+            &self.work,
+            &["push", "--quiet", "origin", &format!(":refs/tags/{name}")],
+        )?;
+        Ok(())
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs git in `dir` with a clean environment (no user or system config) and returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::Spawn)?;
+    if !output.status.success() {
+        return Err(Error::Git {
+            args: args.join(" "),
+            dir: dir.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+async fn handle(
+    State(state): State<ServerState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    let response = serve(&state, &method, &uri, &headers, body).await;
+    if let Ok(mut log) = state.log.lock() {
+        log.push(RequestLog {
+            method: method.to_string(),
+            uri: uri
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            status: response.status().as_u16(),
+        });
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(text.to_owned()));
+    *r.status_mut() = status;
+    r
+}
+
+async fn serve(
+    state: &ServerState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response<Body> {
+    if let Some(expected) = &state.auth {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if given != Some(expected.as_str()) {
+            let mut r = plain(StatusCode::UNAUTHORIZED, "authentication required\n");
+            r.headers_mut().insert(
+                "www-authenticate",
+                "Basic realm=\"tether-test\""
+                    .parse()
+                    .expect("static header"),
+            );
+            return r;
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_PROJECT_ROOT", &state.root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", method.as_str())
+        .env("PATH_INFO", uri.path())
+        .env("QUERY_STRING", uri.query().unwrap_or_default())
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .env("GIT_PROTOCOL", header("git-protocol"))
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env(
+            "REMOTE_USER",
+            if state.auth.is_some() { "tether" } else { "" },
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot run git http-backend: {e}\n"),
+            );
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        use tokio::io::AsyncWriteExt;
+        // Written concurrently with reading stdout, so large packs cannot deadlock.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(&body).await;
+        });
+    }
+    let output = match child.wait_with_output().await {
+        Ok(o) => o,
+        Err(e) => {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("git http-backend failed: {e}\n"),
+            );
+        }
+    };
+    cgi_response(&output.stdout)
+}
+
+/// Turns CGI output (headers, blank line, body) into an HTTP response.
+fn cgi_response(out: &[u8]) -> Response<Body> {
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let Some((end, sep)) = split else {
+        return plain(StatusCode::BAD_GATEWAY, "malformed CGI output\n");
+    };
+    let head = String::from_utf8_lossy(&out[..end]);
+    let mut response = Response::new(Body::from(out[end + sep..].to_vec()));
+    for line in head.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("status") {
+            let code = value.split_whitespace().next().and_then(|c| c.parse().ok());
+            *response.status_mut() = code
+                .and_then(|c| StatusCode::from_u16(c).ok())
+                .unwrap_or(StatusCode::OK);
+        } else if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(name.trim().as_bytes()),
+            axum::http::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
