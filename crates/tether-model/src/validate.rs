@@ -215,7 +215,12 @@ fn typed<T: DeserializeOwned>(
     // serde_ignored shows `Option` layers as `?` segments; they are not part of the field path.
     let mut track = |path: serde_ignored::Path<'_>| {
         let path = path.to_string();
-        unknown.push(path.split('.').filter(|s| *s != "?").collect::<Vec<_>>().join("."));
+        unknown.push(
+            path.split('.')
+                .filter(|s| *s != "?")
+                .collect::<Vec<_>>()
+                .join("."),
+        );
     };
     let ignored = serde_ignored::Deserializer::new(value, &mut track);
     let result: Result<T, _> = serde_path_to_error::deserialize(ignored);

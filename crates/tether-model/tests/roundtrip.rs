@@ -20,7 +20,8 @@ fn examples() -> Vec<PathBuf> {
 }
 
 fn roundtrip<T: DeserializeOwned + Serialize>(doc: &serde_json::Value) -> serde_json::Value {
-    let typed: T = serde_json::from_value(doc.clone()).expect("document parses into the typed model");
+    let typed: T =
+        serde_json::from_value(doc.clone()).expect("document parses into the typed model");
     serde_json::to_value(&typed).expect("typed model serialises")
 }
 
@@ -46,12 +47,25 @@ fn documents_roundtrip_unchanged() {
                 }
                 other => panic!("{}: unexpected kind {other:?}", file.display()),
             };
-            assert_eq!(back, doc, "{}: round trip changed the object", file.display());
+            assert_eq!(
+                back,
+                doc,
+                "{}: round trip changed the object",
+                file.display()
+            );
         }
         let report = tether_model::validate::validate_yaml(&text);
-        assert!(report.findings.is_empty(), "{}: {:?}", file.display(), report.findings);
+        assert!(
+            report.findings.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            report.findings
+        );
     }
-    assert!(counts.iter().all(|c| *c > 0), "every kind is covered: {counts:?}");
+    assert!(
+        counts.iter().all(|c| *c > 0),
+        "every kind is covered: {counts:?}"
+    );
 }
 
 #[test]
@@ -60,6 +74,8 @@ fn defaults_follow_argo_cd() {
     assert_eq!(spec.revision_history_limit(), 10);
     assert_eq!(spec.project(), "default");
     let retry = tether_model::source::RetryStrategy::default();
-    let delays: Vec<u64> = (0..8).map(|n| retry.next_delay(n).expect("defaults parse").as_secs()).collect();
+    let delays: Vec<u64> = (0..8)
+        .map(|n| retry.next_delay(n).expect("defaults parse").as_secs())
+        .collect();
     assert_eq!(delays, vec![5, 10, 20, 40, 80, 160, 180, 180]);
 }

@@ -22,6 +22,8 @@ pub enum Command {
     Crds(commands::crds::CrdsArgs),
     /// Check Application, AppProject and ApplicationSet manifests (exit 0 valid, 1 invalid, 2 unreadable).
     Validate(commands::validate::ValidateArgs),
+    /// Render a source (Kustomize, plain directory, Jsonnet) to a YAML or JSON stream.
+    Render(commands::render::RenderArgs),
 }
 
 /// Entry point of the `tether` binary.
@@ -29,17 +31,21 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let result = match &cli.command {
-        Command::Crds(args) => commands::crds::run(args, &mut out).map(|()| ExitCode::SUCCESS),
+    let result = match cli.command {
+        Command::Crds(args) => commands::crds::run(&args, &mut out).map(|()| ExitCode::SUCCESS),
         Command::Validate(args) => {
-            commands::validate::run(args, &mut out).map(|outcome| ExitCode::from(outcome as u8))
+            commands::validate::run(&args, &mut out).map(|outcome| ExitCode::from(outcome as u8))
         }
+        Command::Render(args) => commands::render::run(args, &mut out),
     };
     let _ = out.flush();
     match result {
         Ok(code) => code,
         // A closed pipe (`tether crds | head`) is not an error.
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
             ExitCode::SUCCESS
         }
         Err(e) => {

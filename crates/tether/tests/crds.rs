@@ -8,7 +8,8 @@ fn checked_in_crds_match_generated() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds");
     let crds = tether_model::crd::all();
     for (crd, file) in crds.iter().zip(tether_model::crd::FILE_NAMES) {
-        let checked_in = std::fs::read_to_string(dir.join(file)).expect("manifests/crds file exists");
+        let checked_in =
+            std::fs::read_to_string(dir.join(file)).expect("manifests/crds file exists");
         assert!(
             checked_in == tether_model::crd::to_yaml(crd),
             "manifests/crds/{file} drifted from the types; run scripts/gen-crds"
@@ -18,7 +19,10 @@ fn checked_in_crds_match_generated() {
 
 #[test]
 fn tether_crds_prints_three_crds() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tether")).arg("crds").output().expect("tether runs");
+    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .arg("crds")
+        .output()
+        .expect("tether runs");
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).expect("UTF-8");
     let names: Vec<String> = serde_yaml::Deserializer::from_str(&stdout)
@@ -30,7 +34,11 @@ fn tether_crds_prints_three_crds() {
         .collect();
     assert_eq!(
         names,
-        ["applications.argoproj.io", "appprojects.argoproj.io", "applicationsets.argoproj.io"]
+        [
+            "applications.argoproj.io",
+            "appprojects.argoproj.io",
+            "applicationsets.argoproj.io"
+        ]
     );
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/crds");
     let joined: Vec<String> = tether_model::crd::FILE_NAMES

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/validate").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/validate")
+        .join(name)
 }
 
 fn validate(args: &[&Path]) -> (i32, String) {
@@ -21,7 +23,10 @@ fn validate(args: &[&Path]) -> (i32, String) {
 #[test]
 fn valid_examples_exit_zero() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/argocd");
-    let files: Vec<PathBuf> = std::fs::read_dir(dir).expect("dir").map(|e| e.expect("entry").path()).collect();
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let (code, out) = validate(&refs);
     assert_eq!(code, 0, "{out}");
@@ -63,7 +68,12 @@ fn semantic_errors_are_reported() {
 fn unknown_fields_warn_and_strict_fails() {
     let (code, out) = validate(&[&fixture("typo.yaml")]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(r#"warning: Application "typo": spec.syncPolicy.automated.selfheal: unknown field"#), "{out}");
+    assert!(
+        out.contains(
+            r#"warning: Application "typo": spec.syncPolicy.automated.selfheal: unknown field"#
+        ),
+        "{out}"
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_tether"))
         .args(["validate", "--strict"])
         .arg(fixture("typo.yaml"))

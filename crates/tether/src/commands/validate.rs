@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use tether_model::validate::{validate_yaml, Severity};
+use tether_model::validate::{Severity, validate_yaml};
 
 /// Arguments of `tether validate`.
 #[derive(Debug, clap::Args)]
@@ -36,7 +36,9 @@ pub fn run(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<Outcome>
             std::io::read_to_string(std::io::stdin())
         } else {
             std::fs::read(path).and_then(|bytes| {
-                String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+                String::from_utf8(bytes).map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text")
+                })
             })
         };
         let text = match text {
@@ -61,6 +63,10 @@ pub fn run(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<Outcome>
         Outcome::Invalid => "invalid",
         Outcome::Unreadable => "unreadable",
     };
-    writeln!(out, "{} file(s), {documents} document(s): {verdict}", args.files.len())?;
+    writeln!(
+        out,
+        "{} file(s), {documents} document(s): {verdict}",
+        args.files.len()
+    )?;
     Ok(outcome)
 }
