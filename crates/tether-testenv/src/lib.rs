@@ -21,7 +21,10 @@
 //! # }
 //! ```
 //!
-//! Set `TETHER_TESTENV_DIR` to use binaries from another directory. See `docs/testenv.md`.
+//! Set `TETHER_TESTENV_DIR` to use binaries from another directory, or
+//! `TETHER_TESTENV_KUBECONFIG` to use a control plane that is already running (for example
+//! from `eval "$(scripts/testenv start)"`, then `TETHER_TESTENV_KUBECONFIG=$KUBECONFIG`).
+//! See `docs/testenv.md`.
 
 use std::fmt;
 use std::fs::File;
@@ -79,8 +82,9 @@ struct ControlPlane {
     dir: PathBuf,
     kubeconfig: PathBuf,
     /// Never written, never closed by us: the supervisor stops when this pipe reaches EOF,
-    /// which happens exactly when this process exits.
-    _lifeline: ChildStdin,
+    /// which happens exactly when this process exits. `None` for a control plane started
+    /// elsewhere (`TETHER_TESTENV_KUBECONFIG`).
+    _lifeline: Option<ChildStdin>,
 }
 
 static CONTROL_PLANE: OnceLock<Result<ControlPlane, Error>> = OnceLock::new();
@@ -97,7 +101,23 @@ fn unique_suffix() -> String {
     format!("{:08x}", hasher.finish() & 0xffff_ffff)
 }
 
+/// Names the kubeconfig of a control plane that is already running (e.g. from
+/// `scripts/testenv start`) to use instead of starting one per test binary.
+pub const KUBECONFIG_ENV: &str = "TETHER_TESTENV_KUBECONFIG";
+
 fn start() -> Result<ControlPlane, Error> {
+    if let Some(kubeconfig) = std::env::var_os(KUBECONFIG_ENV) {
+        let kubeconfig = PathBuf::from(kubeconfig);
+        let dir = kubeconfig
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        return Ok(ControlPlane {
+            dir,
+            kubeconfig,
+            _lifeline: None,
+        });
+    }
     let script = script_path();
     if !script.is_file() {
         return Err(Error::ScriptMissing { path: script });
@@ -143,7 +163,7 @@ fn start() -> Result<ControlPlane, Error> {
         Some(kubeconfig) => Ok(ControlPlane {
             dir,
             kubeconfig,
-            _lifeline: lifeline,
+            _lifeline: Some(lifeline),
         }),
         None => {
             drop(lifeline);

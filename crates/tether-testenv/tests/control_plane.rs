@@ -170,17 +170,8 @@ async fn job_completes() -> Result<()> {
 
 #[tokio::test]
 async fn deleted_namespace_finishes_terminating() -> Result<()> {
-    let client = tether_testenv::client().await;
-    let namespaces = Api::<Namespace>::all(client.clone());
-    let name = "terminating-ns-test";
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    let created = namespaces.create(&PostParams::default(), &ns).await?;
+    let ns = tether_testenv::namespace().await;
+    let namespaces = Api::<Namespace>::all(ns.client());
     // Content the namespace controller has to delete before the namespace can go.
     let cm = ConfigMap {
         metadata: ObjectMeta {
@@ -189,24 +180,28 @@ async fn deleted_namespace_finishes_terminating() -> Result<()> {
         },
         ..ConfigMap::default()
     };
-    Api::<ConfigMap>::namespaced(client.clone(), name)
+    ns.api::<ConfigMap>()
         .create(&PostParams::default(), &cm)
         .await?;
+    let uid = namespaces
+        .get(ns.name())
+        .await?
+        .uid()
+        .context("the API server assigns a uid")?;
 
-    namespaces.delete(name, &DeleteParams::default()).await?;
-    let terminating = namespaces.get(name).await?;
+    namespaces
+        .delete(ns.name(), &DeleteParams::default())
+        .await?;
+    let terminating = namespaces.get(ns.name()).await?;
     assert_eq!(
         terminating.status.and_then(|s| s.phase).as_deref(),
         Some("Terminating")
     );
 
-    let uid = created.uid().context("the API server assigns a uid")?;
-    tokio::time::timeout(
-        TIMEOUT,
-        await_condition(namespaces.clone(), name, conditions::is_deleted(&uid)),
-    )
-    .await
-    .context("namespace did not finish terminating")??;
-    assert!(namespaces.get_opt(name).await?.is_none());
+    let gone = await_condition(namespaces.clone(), ns.name(), conditions::is_deleted(&uid));
+    tokio::time::timeout(TIMEOUT, gone)
+        .await
+        .context("namespace did not finish terminating")??;
+    assert!(namespaces.get_opt(ns.name()).await?.is_none());
     Ok(())
 }

@@ -49,6 +49,8 @@ fn panicking_test_binary_leaves_no_processes() {
             "--nocapture",
         ])
         .env(CHILD_ENV, report.path())
+        // The child must start a control plane of its own, not reuse a running one.
+        .env_remove(tether_testenv::KUBECONFIG_ENV)
         .output()
         .expect("run the child test binary");
     let stderr = String::from_utf8_lossy(&output.stderr);
