@@ -12,14 +12,20 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let mut opts = tether_kustomize::BuildOptions::default();
-    if args.windows(2).any(|w| w[0] == "--load-restrictor" && w[1] == "none") {
+    if args
+        .windows(2)
+        .any(|w| w[0] == "--load-restrictor" && w[1] == "none")
+    {
         opts.load_restrictor = tether_kustomize::LoadRestrictor::None;
     }
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.into());
     match tether_kustomize::build(&tether_kustomize::RealFs, &dir, &opts) {
         Ok(objs) => {
             let mut out = std::io::stdout().lock();
-            if out.write_all(tether_kustomize::to_yaml(&objs).as_bytes()).is_err() {
+            if out
+                .write_all(tether_kustomize::to_yaml(&objs).as_bytes())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS

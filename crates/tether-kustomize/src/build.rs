@@ -39,17 +39,18 @@ pub fn build_with(
     opts: &BuildOptions,
     overlay: Option<Kustomization>,
 ) -> Result<Objects> {
+    let dir = clean(dir);
     let mut b = Builder {
         fs,
         opts,
         stack: Vec::new(),
+        top: dir.clone(),
     };
-    let dir = clean(dir);
-    let (kust, _) = match overlay {
+    let (kust, kfile) = match overlay {
         Some(k) => (k, dir.join("kustomization.yaml")),
         None => load_kustomization(fs, &dir)?,
     };
-    let mut acc = b.target_with(&dir, kust.clone(), false)?;
+    let mut acc = b.target_with(&dir, &kfile, kust.clone(), false)?;
     for r in acc.res.iter_mut() {
         if r.needs_hash {
             let h = generators::hash_suffix(r)?;
@@ -72,11 +73,21 @@ pub fn build_with(
     if kust.build_metadata.iter().any(|m| m == "managedByLabel") {
         for r in acc.res.iter_mut() {
             let mut l = r.meta_map("labels");
+            // The version kustomize reports when built into kubectl.
             l.insert(
                 "app.kubernetes.io/managed-by".into(),
-                Value::String("kustomize-v5.5.0".into()),
+                Value::String("kustomize-(devel)".into()),
             );
             r.set_meta_map("labels", l);
+        }
+    }
+    if kust.build_metadata.iter().any(|m| m == "originAnnotations") {
+        for r in acc.res.iter_mut() {
+            if let Some(o) = r.origin.clone() {
+                let mut a = r.meta_map("annotations");
+                a.insert("config.kubernetes.io/origin".into(), Value::String(o));
+                r.set_meta_map("annotations", a);
+            }
         }
     }
     Ok(acc.res.into_iter().map(|r| r.obj).collect())
@@ -136,6 +147,22 @@ struct Builder<'a> {
     fs: &'a dyn FileSystem,
     opts: &'a BuildOptions,
     stack: Vec<PathBuf>,
+    /// The top kustomization's directory: origins are relative to it.
+    top: PathBuf,
+}
+
+/// `to` relative to the directory `from` (both clean paths).
+fn relative(from: &Path, to: &Path) -> String {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), f.len() - common).collect();
+    parts.extend(
+        t[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 fn is_remote(entry: &str) -> bool {
@@ -171,14 +198,20 @@ impl<'a> Builder<'a> {
     }
 
     /// Builds a kustomization into a fresh accumulator.
-    fn target_with(&mut self, dir: &Path, kust: Kustomization, component: bool) -> Result<Acc> {
+    fn target_with(
+        &mut self,
+        dir: &Path,
+        kfile: &Path,
+        kust: Kustomization,
+        component: bool,
+    ) -> Result<Acc> {
         let mut acc = Acc {
             res: Vec::new(),
             cfg: TransformerConfig::builtin(),
             vars: Vec::new(),
         };
         self.enter(dir)?;
-        let r = self.accumulate(dir, &kust, &mut acc, component);
+        let r = self.accumulate(dir, kfile, &kust, &mut acc, component);
         self.stack.pop();
         r.map(|_| acc)
     }
@@ -217,11 +250,12 @@ impl<'a> Builder<'a> {
     fn accumulate(
         &mut self,
         dir: &Path,
+        kfile: &Path,
         kust: &Kustomization,
         acc: &mut Acc,
         component: bool,
     ) -> Result<()> {
-        let kpath = dir.join("kustomization.yaml");
+        let kpath = kfile.to_path_buf();
         self.check_kind(kust, &kpath, component)?;
         let ldr: Loader<'a> = Loader {
             fs: self.fs,
@@ -240,7 +274,7 @@ impl<'a> Builder<'a> {
             if self.fs.is_dir(&p) {
                 let (sub, spath) = load_kustomization(self.fs, &p)?;
                 self.check_kind(&sub, &spath, false)?;
-                let sub_acc = self.target_with(&p, sub, false)?;
+                let sub_acc = self.target_with(&p, &spath, sub, false)?;
                 for r in sub_acc.res {
                     push_unique(acc, r, entry)?;
                 }
@@ -248,8 +282,11 @@ impl<'a> Builder<'a> {
                 merge_vars(&mut acc.vars, sub_acc.vars)?;
             } else if self.fs.is_file(&p) || ldr.resolve(entry).is_err() {
                 let (full, text) = ldr.read_string(entry)?;
+                let origin = format!("path: {}\n", relative(&self.top, &full));
                 for obj in parse_objects(&text, &full)? {
-                    push_unique(acc, Resource::new(obj), entry)?;
+                    let mut r = Resource::new(obj);
+                    r.origin = Some(origin.clone());
+                    push_unique(acc, r, entry)?;
                 }
             } else {
                 return Err(Error::Read {
@@ -279,9 +316,9 @@ impl<'a> Builder<'a> {
                     ),
                 });
             }
-            let (sub, _) = load_kustomization(self.fs, &p)?;
+            let (sub, spath) = load_kustomization(self.fs, &p)?;
             self.enter(&p)?;
-            let r = self.accumulate(&p, &sub, acc, true);
+            let r = self.accumulate(&p, &spath, &sub, acc, true);
             self.stack.pop();
             r?;
         }
@@ -321,7 +358,16 @@ impl<'a> Builder<'a> {
                     args.options.as_ref(),
                     kust.generator_options.as_ref(),
                 );
-                let r = generators::generate(kind, args, &opts, &ldr)?;
+                let mut r = generators::generate(kind, args, &opts, &ldr)?;
+                r.origin = Some(format!(
+                    "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {}\n",
+                    relative(&self.top, &kpath),
+                    if kind == GenKind::ConfigMap {
+                        "ConfigMapGenerator"
+                    } else {
+                        "SecretGenerator"
+                    }
+                ));
                 absorb(acc, r)?;
             }
         }
@@ -473,6 +519,9 @@ fn absorb(acc: &mut Acc, mut r: Resource) -> Result<()> {
         },
         1 => {
             let old = &acc.res[hits[0]];
+            if behavior == Behavior::Merge {
+                r.origin = old.origin.clone();
+            }
             match behavior {
                 Behavior::Create => {
                     return Err(Error::Generator(format!(

@@ -59,16 +59,6 @@ fn valid_env_name(k: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
-fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k != "."
-        && k != ".."
-        && !k.starts_with("..")
-        && k.len() <= 253
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-}
-
 /// Parses an env file.
 pub fn env_pairs(text: &str) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
@@ -109,12 +99,6 @@ pub fn generate(
 ) -> Result<Resource> {
     let mut entries: Vec<(String, Data)> = Vec::new();
     let add = |entries: &mut Vec<(String, Data)>, k: String, d: Data| -> Result<()> {
-        if !valid_key(&k) {
-            return Err(Error::Generator(format!(
-                "configmap/secret `{}`: \"{k}\" is not a valid key name",
-                args.name
-            )));
-        }
         if entries.iter().any(|(x, _)| *x == k) {
             return Err(Error::Generator(format!(
                 "configmap/secret `{}`: cannot add key {k}, another key by that name already exists",

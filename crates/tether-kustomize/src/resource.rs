@@ -42,6 +42,8 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Names of vars this object references (legacy vars).
     pub ref_var_names: Vec<String>,
+    /// Where the object came from, as kustomize's `config.kubernetes.io/origin` annotation.
+    pub origin: Option<String>,
 }
 
 fn str_at<'a>(obj: &'a Map<String, Value>, a: &str, b: Option<&str>) -> &'a str {
@@ -63,6 +65,7 @@ impl Resource {
             behavior: None,
             needs_hash: false,
             ref_var_names: Vec::new(),
+            origin: None,
         }
     }
 
