@@ -77,9 +77,19 @@ pub fn application_crd() -> CustomResourceDefinition {
     }
 }
 
+/// The CRD of [`AppProject`]. As in Argo CD, it has no status subresource: status is written
+/// together with the spec.
+pub fn appproject_crd() -> CustomResourceDefinition {
+    let mut crd = AppProject::crd();
+    for version in &mut crd.spec.versions {
+        version.subresources = None;
+    }
+    crd
+}
+
 /// The three CRDs, in the order `tether crds` prints them.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    vec![application_crd(), AppProject::crd(), ApplicationSet::crd()]
+    vec![application_crd(), appproject_crd(), ApplicationSet::crd()]
 }
 
 /// File names under `manifests/crds/`, in the order of [`all`].
