@@ -2,7 +2,7 @@
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tok {
-    Text(String),
+    Text(std::sync::Arc<str>),
     Comment,
     LeftDelim,
     RightDelim,
@@ -154,7 +154,7 @@ impl<'a> Lexer<'a> {
                 self.advance_to(text_end);
                 if text_end > self.start {
                     let t = self.cur();
-                    self.emit(Tok::Text(t));
+                    self.emit(Tok::Text(t.into()));
                 }
                 self.advance_to(delim_pos);
                 self.ignore();
@@ -164,7 +164,7 @@ impl<'a> Lexer<'a> {
                 self.advance_to(self.src.len());
                 if self.pos > self.start {
                     let t = self.cur();
-                    self.emit(Tok::Text(t));
+                    self.emit(Tok::Text(t.into()));
                 }
                 self.emit(Tok::Eof);
                 true

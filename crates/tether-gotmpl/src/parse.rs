@@ -312,7 +312,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> Result<Option<Node>, ParseError> {
         let it = self.next_non_space();
         match it.tok {
-            Tok::Text(t) => Ok(Some(Node::Text(Arc::from(t)))),
+            Tok::Text(t) => Ok(Some(Node::Text(t))),
             Tok::Comment => Ok(None),
             Tok::LeftDelim => {
                 let n = self.action()?;
