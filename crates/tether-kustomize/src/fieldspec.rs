@@ -250,7 +250,7 @@ impl TransformerConfig {
             common_annotations: t(COMMON_ANNOTATIONS),
             images: t(IMAGES),
             replicas: t(REPLICAS),
-            var_reference: t(VAR_REFERENCE),
+            var_reference: t(&VAR_REFERENCE),
             name_reference,
         }
     }
@@ -918,93 +918,44 @@ const NAME_REFERENCE: &[BackRef] = &[
     ),
 ];
 
-/// Fields where legacy `$(VAR)` references are expanded.
-const VAR_REFERENCE: &[Row] = &[
-    ("", "", "", "spec/template/spec/containers/args", false),
-    ("", "", "", "spec/template/spec/containers/command", false),
-    ("", "", "", "spec/template/spec/containers/env/value", false),
-    ("", "", "", "spec/template/spec/initContainers/args", false),
-    (
-        "",
-        "",
-        "",
-        "spec/template/spec/initContainers/command",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/template/spec/initContainers/env/value",
-        false,
-    ),
-    ("", "", "", "spec/containers/args", false),
-    ("", "", "", "spec/containers/command", false),
-    ("", "", "", "spec/containers/env/value", false),
-    ("", "", "", "spec/initContainers/args", false),
-    ("", "", "", "spec/initContainers/command", false),
-    ("", "", "", "spec/initContainers/env/value", false),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/containers/args",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/containers/command",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/containers/env/value",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/initContainers/args",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/initContainers/command",
-        false,
-    ),
-    (
-        "",
-        "",
-        "",
-        "spec/jobTemplate/spec/template/spec/initContainers/env/value",
-        false,
-    ),
-    ("", "", "", "spec/template/spec/volumes/nfs/server", false),
-    ("", "", "", "spec/template/metadata/annotations", false),
-    ("", "", "", "metadata/annotations", false),
+macro_rules! var_refs {
+    ($($suffix:literal),* $(,)?) => {
+        &[
+            $(("CronJob", "", "", concat!("spec/jobTemplate/spec/template/spec/", $suffix), false),)*
+            $(("DaemonSet", "", "", concat!("spec/template/spec/", $suffix), false),)*
+            $(("Deployment", "", "", concat!("spec/template/spec/", $suffix), false),)*
+            $(("Job", "", "", concat!("spec/template/spec/", $suffix), false),)*
+            $(("Pod", "", "", concat!("spec/", $suffix), false),)*
+            $(("ReplicaSet", "", "", concat!("spec/template/spec/", $suffix), false),)*
+            $(("StatefulSet", "", "", concat!("spec/template/spec/", $suffix), false),)*
+        ]
+    };
+}
+
+const VAR_REFERENCE_WORKLOADS: &[Row] = var_refs!(
+    "containers/args",
+    "containers/command",
+    "containers/env/value",
+    "containers/volumeMounts/mountPath",
+    "initContainers/args",
+    "initContainers/command",
+    "initContainers/env/value",
+    "initContainers/volumeMounts/mountPath",
+);
+
+const VAR_REFERENCE_OTHER: &[Row] = &[
     ("Ingress", "", "", "spec/rules/host", false),
     ("Ingress", "", "", "spec/tls/hosts", false),
     ("Ingress", "", "", "spec/tls/secretName", false),
+    ("Service", "", "", "spec/ports/port", false),
     ("Service", "", "", "spec/ports/targetPort", false),
-    ("Service", "", "", "metadata/annotations", false),
-    ("Role", "", "", "rules/resourceNames", false),
-    ("ClusterRole", "", "", "rules/resourceNames", false),
-    (
-        "Certificate",
-        "cert-manager.io",
-        "",
-        "spec/commonName",
-        false,
-    ),
-    ("Certificate", "cert-manager.io", "", "spec/dnsNames", false),
+    ("", "", "", "metadata/labels", false),
+    ("", "", "", "metadata/annotations", false),
 ];
+
+/// Fields where legacy `$(VAR)` references are expanded.
+const VAR_REFERENCE: [Row; VAR_REFERENCE_WORKLOADS.len() + VAR_REFERENCE_OTHER.len()] =
+    concat_rows(VAR_REFERENCE_WORKLOADS, VAR_REFERENCE_OTHER);
 
 #[cfg(test)]
 mod tests {
