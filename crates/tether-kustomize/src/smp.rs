@@ -28,6 +28,11 @@ pub fn merge_object(
     dest: Map<String, Value>,
     patch: &Map<String, Value>,
 ) -> Result<Option<Map<String, Value>>, String> {
+    // kustomize leaves the object unchanged for a top-level `$patch: replace` (observed with
+    // kustomize v5.5; see the corpus case smp-top-level-replace-directive).
+    if patch.get(DIRECTIVE).and_then(Value::as_str) == Some("replace") {
+        return Ok(Some(dest));
+    }
     let d = Value::Object(dest);
     let p = Value::Object(patch.clone());
     match walk(Some(d), Some(&p), Schema::Unknown, false)? {
