@@ -9,6 +9,7 @@ pub mod applicationset;
 pub mod crd;
 pub mod duration;
 pub mod project;
+pub mod resource;
 mod schema;
 pub mod source;
 pub mod validate;
