@@ -29,7 +29,11 @@ pub enum OutputFormat {
 pub enum LoadRestrictorArg {
     /// Only files in or below each kustomization's directory (kustomize's default).
     #[default]
-    #[value(name = "rootOnly", alias = "LoadRestrictionsRootOnly", alias = "root-only")]
+    #[value(
+        name = "rootOnly",
+        alias = "LoadRestrictionsRootOnly",
+        alias = "root-only"
+    )]
     RootOnly,
     /// Any file.
     #[value(name = "none", alias = "LoadRestrictionsNone")]
@@ -118,19 +122,29 @@ fn vars(items: &[String], code: bool, flag: &str) -> anyhow::Result<Vec<JsonnetV
     items
         .iter()
         .map(|i| {
-            let (name, value) =
-                i.split_once('=').with_context(|| format!("`--{flag} {i}`: expected NAME=VALUE"))?;
-            Ok(JsonnetVar { name: name.to_string(), value: value.to_string(), code })
+            let (name, value) = i
+                .split_once('=')
+                .with_context(|| format!("`--{flag} {i}`: expected NAME=VALUE"))?;
+            Ok(JsonnetVar {
+                name: name.to_string(),
+                value: value.to_string(),
+                code,
+            })
         })
         .collect()
 }
 
-fn write_objects(out: &mut impl Write, objs: &[serde_json::Map<String, serde_json::Value>], fmt: OutputFormat) -> anyhow::Result<()> {
+fn write_objects(
+    out: &mut impl Write,
+    objs: &[serde_json::Map<String, serde_json::Value>],
+    fmt: OutputFormat,
+) -> anyhow::Result<()> {
     let text = match fmt {
         OutputFormat::Yaml => tether_kustomize::to_yaml(objs),
         OutputFormat::Json => tether_kustomize::to_json(objs) + "\n",
     };
-    out.write_all(text.as_bytes()).context("writing manifests")?;
+    out.write_all(text.as_bytes())
+        .context("writing manifests")?;
     Ok(())
 }
 
@@ -143,7 +157,11 @@ fn render_kustomize(a: &KustomizeArgs) -> anyhow::Result<tether_kustomize::Objec
         enable_helm: a.enable_helm,
     };
     let dir = std::fs::canonicalize(&a.dir).with_context(|| format!("`{}`", a.dir.display()))?;
-    Ok(tether_kustomize::build(&tether_kustomize::RealFs, &dir, &opts)?)
+    Ok(tether_kustomize::build(
+        &tether_kustomize::RealFs,
+        &dir,
+        &opts,
+    )?)
 }
 
 fn render_directory(a: &DirectoryArgs) -> anyhow::Result<Vec<tether_render::Object>> {
@@ -154,12 +172,23 @@ fn render_directory(a: &DirectoryArgs) -> anyhow::Result<Vec<tether_render::Obje
         ..Default::default()
     };
     settings.jsonnet.ext_vars = vars(&a.ext_str, false, "jsonnet-ext-str")?;
-    settings.jsonnet.ext_vars.extend(vars(&a.ext_code, true, "jsonnet-ext-code")?);
+    settings
+        .jsonnet
+        .ext_vars
+        .extend(vars(&a.ext_code, true, "jsonnet-ext-code")?);
     settings.jsonnet.tlas = vars(&a.tla_str, false, "jsonnet-tla-str")?;
-    settings.jsonnet.tlas.extend(vars(&a.tla_code, true, "jsonnet-tla-code")?);
+    settings
+        .jsonnet
+        .tlas
+        .extend(vars(&a.tla_code, true, "jsonnet-tla-code")?);
     settings.jsonnet.libs = a.libs.clone();
     let root = a.repo_root.clone().unwrap_or_else(|| a.dir.clone());
-    Ok(tether_render::render_directory(&a.dir, &settings, &root, !a.no_jsonnet)?)
+    Ok(tether_render::render_directory(
+        &a.dir,
+        &settings,
+        &root,
+        !a.no_jsonnet,
+    )?)
 }
 
 fn helm_unavailable(dir: &Path) -> anyhow::Error {
@@ -182,11 +211,14 @@ pub fn run(args: RenderArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
                 load_restrictor: LoadRestrictorArg::RootOnly,
                 enable_helm: false,
             })?,
-            SourceType::Jsonnet | SourceType::Directory => {
-                render_directory(&DirectoryArgs { dir: dir.clone(), ..Default::default() })?
-            }
+            SourceType::Jsonnet | SourceType::Directory => render_directory(&DirectoryArgs {
+                dir: dir.clone(),
+                ..Default::default()
+            })?,
         },
-        (None, None) => bail!("missing source directory\nhint: `tether render DIR` or `tether render kustomize DIR`"),
+        (None, None) => bail!(
+            "missing source directory\nhint: `tether render DIR` or `tether render kustomize DIR`"
+        ),
     };
     write_objects(out, &objs, args.output)?;
     Ok(ExitCode::SUCCESS)
@@ -204,7 +236,10 @@ mod tests {
     }
 
     fn corpus(case: &str) -> String {
-        format!("{}/../tether-kustomize/tests/corpus/{case}/app", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/../tether-kustomize/tests/corpus/{case}/app",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }
 
     #[test]
@@ -245,11 +280,24 @@ mod tests {
 
     #[test]
     fn directory_subcommand() {
-        let dir = format!("{}/../tether-render/tests/cases/dir-recurse/source", env!("CARGO_MANIFEST_DIR"));
-        let cli = Cli::parse_from(["render", "directory", &dir, "--recurse", "--exclude", "sub/deeper/*"]);
+        let dir = format!(
+            "{}/../tether-render/tests/cases/dir-recurse/source",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let cli = Cli::parse_from([
+            "render",
+            "directory",
+            &dir,
+            "--recurse",
+            "--exclude",
+            "sub/deeper/*",
+        ]);
         let mut out = Vec::new();
         run(cli.render, &mut out).expect("render");
         let text = String::from_utf8(out).expect("utf8");
-        assert!(text.contains("name: d") && !text.contains("name: e"), "{text}");
+        assert!(
+            text.contains("name: d") && !text.contains("name: e"),
+            "{text}"
+        );
     }
 }
