@@ -127,11 +127,18 @@ pub fn parse_kustomization(text: &str, path: &Path) -> Result<Kustomization> {
     } else {
         v
     };
-    let mut k: Kustomization =
-        serde_json::from_value(v).map_err(|e| Error::InvalidKustomization {
+    let mut k: Kustomization = serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        let message = if field == "." {
+            e.inner().to_string()
+        } else {
+            format!("field `{field}`: {}", e.inner())
+        };
+        Error::InvalidKustomization {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+            message,
+        }
+    })?;
     let bases = std::mem::take(&mut k.bases);
     k.resources.extend(bases);
     Ok(k)
