@@ -32,7 +32,7 @@ pub mod toml;
 pub mod value;
 pub mod yaml;
 
-pub use value::{ListKind, MapRef, Object, Value};
+pub use value::{ListKind, MapData, MapRef, Object, Value};
 
 use parse::Tree;
 

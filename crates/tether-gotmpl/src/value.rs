@@ -11,14 +11,45 @@
 //! Values are per-execution (not `Send`); parsed templates ([`crate::Templates`]) are `Send + Sync` and can
 //! be executed concurrently from many threads, each with its own data.
 
-use std::cell::RefCell;
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
 /// A Go map with string keys, shared by reference. Keys iterate in byte order, as Go's
 /// templates, `fmt` and `encoding/json` order them.
-pub type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
+pub type MapRef = Rc<MapData>;
+
+/// The storage of a Go map, plus its named Go type when it is not `map[string]interface {}` (Helm's
+/// `.Values` is a `chartutil.Values`, which `typeOf` shows and Sprig's `dig` rejects).
+#[derive(Debug, Default)]
+pub struct MapData {
+    map: RefCell<BTreeMap<String, Value>>,
+    named: Cell<Option<&'static str>>,
+}
+
+impl MapData {
+    pub fn new(m: BTreeMap<String, Value>) -> MapData {
+        MapData {
+            map: RefCell::new(m),
+            named: Cell::new(None),
+        }
+    }
+    pub fn borrow(&self) -> Ref<'_, BTreeMap<String, Value>> {
+        self.map.borrow()
+    }
+    pub fn borrow_mut(&self) -> RefMut<'_, BTreeMap<String, Value>> {
+        self.map.borrow_mut()
+    }
+    /// The Go type name if this map has a named type (e.g. `chartutil.Values`).
+    pub fn type_name(&self) -> Option<&'static str> {
+        self.named.get()
+    }
+    /// Gives the map a named Go type.
+    pub fn set_type_name(&self, name: Option<&'static str>) {
+        self.named.set(name);
+    }
+}
 
 /// The Go element type of a slice, observable through `typeOf` and `%T`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +117,7 @@ impl Value {
     }
 
     pub fn map(m: BTreeMap<String, Value>) -> Value {
-        Value::Map(Rc::new(RefCell::new(m)))
+        Value::Map(Rc::new(MapData::new(m)))
     }
 
     pub fn empty_map() -> Value {
@@ -129,7 +160,7 @@ impl Value {
                 ListKind::String => "[]string".into(),
                 ListKind::Int => "[]int".into(),
             },
-            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Map(m) => m.type_name().unwrap_or("map[string]interface {}").into(),
             Value::Object(o) => o.type_name(),
         }
     }
@@ -164,12 +195,16 @@ impl Value {
                 *k,
                 l.iter().map(Value::deep_copy).collect::<Vec<_>>().into(),
             ),
-            Value::Map(m) => Value::map(
-                m.borrow()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.deep_copy()))
-                    .collect(),
-            ),
+            Value::Map(m) => {
+                let c = Rc::new(MapData::new(
+                    m.borrow()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.deep_copy()))
+                        .collect(),
+                ));
+                c.set_type_name(m.type_name());
+                Value::Map(c)
+            }
             v => v.clone(),
         }
     }
@@ -194,6 +229,14 @@ impl Value {
     /// maps with string keys). An empty document is an empty map.
     pub fn from_yaml_str(src: &str) -> Result<Value, String> {
         crate::yaml::parse_values(src)
+    }
+
+    /// Helm's `.Values`: the same map, typed `chartutil.Values`.
+    pub fn into_chart_values(self) -> Value {
+        if let Value::Map(m) = &self {
+            m.set_type_name(Some("chartutil.Values"));
+        }
+        self
     }
 
     /// Identity of reference types (Go map pointer equality), used for cycle guards.

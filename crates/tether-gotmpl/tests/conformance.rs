@@ -21,7 +21,9 @@ fn map(items: Vec<(&str, Value)>) -> Value {
 
 /// The top-level data `helm template t` gives a chart named `t` (release-name, namespace default).
 fn helm_data(values: &str) -> Result<Value, String> {
-    let vals = Value::from_yaml_str(values).map_err(|e| format!("cannot load values.yaml: {e}"))?;
+    let vals = Value::from_yaml_str(values)
+        .map_err(|e| format!("cannot load values.yaml: {e}"))?
+        .into_chart_values();
     Ok(map(vec![
         ("Values", vals),
         (

@@ -190,7 +190,7 @@ pub(super) fn register(r: &mut Registry) {
             return Err("dig needs at least three arguments".into());
         }
         let n = a.len();
-        let Some(m) = map_of(&a[n - 1]) else {
+        let Some(m) = map_of(&a[n - 1]).filter(|m| m.type_name().is_none()) else {
             return Err(format!(
                 "interface conversion: interface {{}} is {}, not map[string]interface {{}}",
                 if a[n - 1].is_nil() {
