@@ -151,3 +151,31 @@ pub fn to_toml(v: &Value) -> String {
         other => element(other).unwrap_or_else(|e| e),
     }
 }
+
+fn from_toml_value(v: ::toml::Value) -> Value {
+    match v {
+        ::toml::Value::String(s) => Value::str(s),
+        ::toml::Value::Integer(i) => Value::I64(i),
+        ::toml::Value::Float(f) => Value::Float(f),
+        ::toml::Value::Boolean(b) => Value::Bool(b),
+        ::toml::Value::Datetime(d) => Value::str(d.to_string()),
+        ::toml::Value::Array(a) => Value::list(a.into_iter().map(from_toml_value).collect()),
+        ::toml::Value::Table(t) => Value::map(
+            t.into_iter()
+                .map(|(k, v)| (k, from_toml_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Helm's `fromToml`: a map, or `{"Error": msg}` (error texts are the `toml` crate's, not BurntSushi's).
+pub fn from_toml(src: &str) -> Value {
+    match src.parse::<::toml::Table>() {
+        Ok(t) => from_toml_value(::toml::Value::Table(t)),
+        Err(e) => Value::map(
+            [("Error".to_string(), Value::str(e.message().to_string()))]
+                .into_iter()
+                .collect(),
+        ),
+    }
+}

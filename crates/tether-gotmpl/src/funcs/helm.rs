@@ -152,6 +152,9 @@ pub(super) fn register(r: &mut Registry) {
     r.add("toToml", &[P::Any], None, |_, a| {
         Ok(Value::str(crate::toml::to_toml(&a[0])))
     });
+    r.add("fromToml", &[P::Str], None, |_, a| {
+        Ok(crate::toml::from_toml(s(&a[0])))
+    });
     r.add("lookup", &[P::Str, P::Str, P::Str, P::Str], None, |_, _| {
         Ok(Value::empty_map())
     });
