@@ -145,8 +145,11 @@ fn walk_map(d: Option<Value>, p: Option<&Value>, s: Schema, same: bool) -> Resul
     let Some(Value::Object(mut dm)) = d else {
         return Ok(d.map_or(Out::Remove, Out::Set));
     };
+    // With no patch value kyaml still walks the destination, which normalises its
+    // associative lists (duplicates by merge key collapse to the last one).
+    let empty = Map::new();
     let pm = match p {
-        None => return Ok(Out::Set(Value::Object(dm))),
+        None => &empty,
         Some(Value::Null) => return Ok(Out::Remove),
         Some(Value::Object(pm)) => pm,
         Some(other) => return Ok(Out::Set(other.clone())),
@@ -224,7 +227,7 @@ fn walk_seq(d: Option<Value>, p: Option<&Value>, s: Schema, same: bool) -> Resul
             return Ok(d.map_or(Out::Remove, Out::Set));
         };
         match p {
-            None => return Ok(Out::Set(Value::Array(dl))),
+            None => (dl, Vec::new(), same),
             Some(Value::Null) => return Ok(Out::Remove),
             Some(Value::Array(pl)) => (dl, pl.clone(), same),
             Some(other) => return Ok(Out::Set(other.clone())),
@@ -351,12 +354,18 @@ fn merge_values(list: &mut [Vec<String>]) {
     }
 }
 
+/// kyaml's FieldMatcher: the field exists and, unless `v` is empty, its scalar text is `v`.
+fn field_matches(e: &Value, k: &str, v: &str) -> bool {
+    match e.as_object().and_then(|m| m.get(k)) {
+        None => false,
+        Some(_) if v.is_empty() => true,
+        Some(x @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => scalar_text(x) == v,
+        Some(_) => false,
+    }
+}
+
 fn matches(e: &Value, vk: &[String], vv: &[String]) -> bool {
-    let Some(m) = e.as_object() else { return false };
-    vk.iter().zip(vv).all(|(k, v)| match m.get(k) {
-        Some(x @ (Value::String(_) | Value::Number(_) | Value::Bool(_))) => scalar_text(x) == *v,
-        _ => false,
-    })
+    e.is_object() && vk.iter().zip(vv).all(|(k, v)| field_matches(e, k, v))
 }
 
 fn merge_keyed(
@@ -387,7 +396,7 @@ fn merge_keyed(
         let mut v = match out {
             Out::Set(v) if !v.is_null() && !v.as_object().is_some_and(Map::is_empty) => v,
             _ => {
-                dest.retain(|e| !matches(e, &vk, &vv));
+                element_setter(&mut dest, &vk, &vv, None);
                 continue;
             }
         };
@@ -413,45 +422,67 @@ fn merge_keyed(
         let mut missing = false;
         for k in &last_keys {
             match e.as_object().and_then(|m| m.get(k)) {
-                Some(x) if !x.is_null() => vals.push(scalar_text(x)),
-                _ => missing = true,
+                Some(x) => vals.push(scalar_text(x)),
+                None => missing = true,
             }
         }
         if missing {
-            items.push(e);
-            continue;
+            items.push(e.clone());
         }
         if last_keys.len() > 1 {
-            items.retain(|x| !matches(x, &last_keys, &vals));
+            element_setter(&mut items, &last_keys, &vals, None);
         }
-        set_element(&mut items, &last_keys, &vals, e);
+        element_setter(&mut items, &last_keys, &vals, Some(e));
     }
     Ok(items)
 }
 
-/// kyaml's ElementSetter: replaces every element matching the keys, or appends.
-fn set_element(list: &mut Vec<Value>, vk: &[String], vv: &[String], v: Value) {
-    let mut found = false;
+/// kyaml's ElementSetter: replaces every element matching the keys (values are compared
+/// pairwise; missing values repeat the previous comparison), or appends; with no element,
+/// deletes the matches. With no values at all, non-matching elements are dropped too.
+fn element_setter(list: &mut Vec<Value>, keys: &[String], vals: &[String], elem: Option<Value>) {
+    let mut found_any = false;
     let mut out = Vec::with_capacity(list.len() + 1);
     for e in list.drain(..) {
         if e.is_null() || e.as_object().is_some_and(Map::is_empty) {
             continue;
         }
-        if !e.is_object() {
+        if !e.is_object() && keys.first().is_some_and(|k| !k.is_empty()) {
             out.push(e);
             continue;
         }
-        if matches(&e, vk, vv) {
-            found = true;
-            out.push(v.clone());
-        } else {
-            out.push(e);
+        let mut last = false;
+        let mut found = true;
+        for (j, k) in keys.iter().enumerate() {
+            if let Some(v) = vals.get(j) {
+                last = field_matches(&e, k, v);
+            }
+            if !last {
+                found = false;
+                break;
+            }
+        }
+        if !found {
+            if !vals.is_empty() {
+                out.push(e);
+            }
+            continue;
+        }
+        found_any = true;
+        if let Some(x) = &elem {
+            out.push(x.clone());
         }
     }
-    if !found {
-        out.push(v);
+    if let Some(x) = elem
+        && !found_any
+    {
+        out.push(x);
     }
     *list = out;
+}
+
+fn set_element(list: &mut Vec<Value>, vk: &[String], vv: &[String], v: Value) {
+    element_setter(list, vk, vv, Some(v));
 }
 
 fn merge_primitive(
