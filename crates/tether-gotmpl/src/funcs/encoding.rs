@@ -342,6 +342,12 @@ pub(super) fn register(r: &mut Registry) {
         }
         sv(format!("{user}:{}", go_bcrypt(s(&a[1]))))
     });
+    r.add("encryptAES", &[P::Str, P::Str], None, |_, a| {
+        sv(encrypt_aes(s(&a[0]), s(&a[1])))
+    });
+    r.add("decryptAES", &[P::Str, P::Str], None, |_, a| {
+        Ok(Value::str(decrypt_aes(s(&a[0]), s(&a[1]))?))
+    });
     r.add("getHostByName", &[P::Str], None, |_, _| sv(""));
 }
 
@@ -356,4 +362,51 @@ fn go_bcrypt(input: &str) -> String {
         Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
         Err(e) => e.to_string(),
     }
+}
+
+/// Sprig's AES-256-CBC key: the password bytes, zero-padded or cut to 32 bytes.
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let p = password.as_bytes();
+    let n = p.len().min(32);
+    key[..n].copy_from_slice(&p[..n]);
+    key
+}
+
+/// Sprig's encryptAES: PKCS#7 padding, random IV prepended, base64.
+fn encrypt_aes(password: &str, plaintext: &str) -> String {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    if plaintext.is_empty() {
+        return String::new();
+    }
+    let mut iv = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut iv);
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let ct = enc.encrypt_padded_vec_mut::<Pkcs7>(plaintext.as_bytes());
+    let mut out = iv.to_vec();
+    out.extend_from_slice(&ct);
+    B64.encode(out)
+}
+
+/// Sprig's decryptAES (the padding length is trusted, as in Sprig).
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, String> {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+    if crypt64.is_empty() {
+        return Ok(String::new());
+    }
+    let data = B64
+        .decode(crypt64)
+        .map_err(|_| "illegal base64 data".to_string())?;
+    if data.len() < 16 || (data.len() - 16) % 16 != 0 || data.len() == 16 {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    let (iv, ct) = data.split_at(16);
+    let iv: [u8; 16] = iv.try_into().map_err(|_| "bad iv".to_string())?;
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let pt = dec
+        .decrypt_padded_vec_mut::<NoPadding>(ct)
+        .map_err(|e| e.to_string())?;
+    let pad = *pt.last().unwrap_or(&0) as usize;
+    let end = pt.len().saturating_sub(pad);
+    Ok(String::from_utf8_lossy(&pt[..end]).into_owned())
 }
