@@ -407,7 +407,15 @@ fn merge_keyed(
                 }
             }
         }
-        if let Some(i) = di {
+        // kyaml merges into the destination element in place; an element-level
+        // `$patch: replace` returns the patch element instead and leaves the destination
+        // element as it was, so the put-back below restores it.
+        let replaced = pe
+            .and_then(Value::as_object)
+            .is_some_and(|m| m.get(DIRECTIVE).and_then(Value::as_str) == Some("replace"));
+        if let Some(i) = di
+            && !replaced
+        {
             dest[i] = v.clone();
         }
         set_element(&mut items, &vk, &vv, v);
