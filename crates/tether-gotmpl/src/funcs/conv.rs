@@ -212,7 +212,7 @@ pub(super) fn register(r: &mut Registry) {
     r.add("deepCopy", &[P::Any], None, |_, a| Ok(a[0].deep_copy()));
     r.add("mustDeepCopy", &[P::Any], None, |_, a| {
         if a[0].is_nil() {
-            return Err("copy: Cannot copy nil".into());
+            return Err("reflect: call of reflect.Value.Type on zero Value".into());
         }
         Ok(a[0].deep_copy())
     });
