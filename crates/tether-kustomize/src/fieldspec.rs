@@ -119,7 +119,8 @@ fn walk(
         }
         Value::Object(m) => {
             if !m.contains_key(&seg.name) {
-                if !create {
+                // kustomize never creates a missing list (`name[]`), only maps and leaves.
+                if !create || seg.seq {
                     return Ok(());
                 }
                 let v = if rest.is_empty() {
