@@ -108,8 +108,6 @@ pub(super) fn register(r: &mut Registry) {
     r.add("toYaml", &[P::Any], None, |_, a| {
         Ok(Value::str(crate::yaml::to_yaml(&a[0])))
     });
-        Ok(Value::str(crate::yaml::to_yaml(&a[0])))
-    });
     r.add("toYamlPretty", &[P::Any], None, |_, a| {
         Ok(Value::str(crate::yaml::to_yaml_pretty(&a[0])))
     });
