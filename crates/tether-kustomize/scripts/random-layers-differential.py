@@ -45,6 +45,25 @@ def layer(d, sub, i):
     if random.random()<0.3: k["labels"]=[{"pairs":{"l": "v"}, "includeTemplates": random.random()<0.5}]
     if random.random()<0.3: k["commonAnnotations"]={"note":"x"}
     if random.random()<0.4: k["images"]=[{"name": random.choice(["nginx","busybox"]), "newTag": "9"}]
+    pats=[]
+    if random.random()<0.4:
+        pats.append({"target":{"kind":random.choice(["Deployment","Service","ConfigMap","Widget"])},
+                     "patch":"- op: add\n  path: /metadata/annotations\n  value: {patched: \"yes\"}\n"})
+    if random.random()<0.3:
+        pats.append({"target":{"labelSelector":"team=a"},
+                     "patch":"apiVersion: v1\nkind: Any\nmetadata:\n  name: any\n  labels:\n    selected: \"1\"\n"})
+    if random.random()<0.2:
+        pats.append({"target":{"kind":"Deployment","name":"o.*"},
+                     "patch":"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n      containers:\n      - name: side\n        image: side:1\n"})
+    if pats: k["patches"]=pats
+    if random.random()<0.25:
+        k["replacements"]=[{"source":{"kind":"ConfigMap","name":"cfg","fieldPath":"metadata.name"},
+                            "targets":[{"select":{"kind":"Deployment"},"fieldPaths":["metadata.annotations.cfg"],"options":{"create":True}}]}]
+    if random.random()<0.3:
+        os.makedirs(f"{d}/comp", exist_ok=True)
+        open(f"{d}/comp/kustomization.yaml","w").write(yaml.safe_dump({"apiVersion":"kustomize.config.k8s.io/v1alpha1","kind":"Component",
+            "commonAnnotations":{"comp":"yes"}, "configMapGenerator":[{"name":"compcfg","literals":["c=1"]}]}))
+        k["components"]=["comp"]
     gens=[]
     if not sub or random.random()<0.5:
         gens=[{"name":"cfg","literals":[f"a={random.randint(0,9)}"]}]

@@ -27,6 +27,7 @@ pub mod smp;
 pub mod transformers;
 pub mod types;
 pub mod vars;
+pub mod yaml;
 
 pub use build::{
     BuildOptions, Objects, build, build_with, load_kustomization, parse_kustomization,
@@ -38,18 +39,15 @@ use serde_json::{Map, Value};
 
 /// Renders objects as a YAML stream (`---` between documents), as `kubectl kustomize` does.
 ///
-/// Emitted with serde_yaml; the objects are identical to kustomize's, the text may differ in
-/// quoting and key order (a go-yaml-compatible emitter will replace this).
+/// Emitted by [`yaml`]: the objects are identical to kustomize's; the text may differ in key
+/// order and scalar style (a go-yaml-compatible emitter is being written in tether-gotmpl).
 pub fn to_yaml(objs: &[Map<String, Value>]) -> String {
     let mut out = String::new();
     for (i, o) in objs.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        match serde_yaml::to_string(o) {
-            Ok(s) => out.push_str(&s),
-            Err(e) => out.push_str(&format!("# unable to render object: {e}\n")),
-        }
+        out.push_str(&yaml::object_to_yaml(o));
     }
     out
 }
