@@ -316,7 +316,7 @@ impl<'a> Exec<'a> {
                 0 => {}
                 1 => {
                     if b.pipe.is_assign {
-                        self.set_var(f, &b.pipe.decl[0], e.clone());
+                        self.set_var(f, &b.pipe.decl[0], e.clone())?;
                     } else {
                         f.vars.truncate(nvars);
                         f.vars.push((b.pipe.decl[0].clone(), e.clone()));
@@ -324,8 +324,8 @@ impl<'a> Exec<'a> {
                 }
                 _ => {
                     if b.pipe.is_assign {
-                        self.set_var(f, &b.pipe.decl[0], k.clone());
-                        self.set_var(f, &b.pipe.decl[1], e.clone());
+                        self.set_var(f, &b.pipe.decl[0], k.clone())?;
+                        self.set_var(f, &b.pipe.decl[1], e.clone())?;
                     } else {
                         f.vars.truncate(nvars);
                         f.vars.push((b.pipe.decl[0].clone(), k.clone()));
@@ -344,10 +344,12 @@ impl<'a> Exec<'a> {
         Ok(Flow::Normal)
     }
 
-    fn set_var(&self, f: &mut Frame<'_>, name: &str, v: Val) {
+    fn set_var(&self, f: &mut Frame<'_>, name: &str, v: Val) -> EResult<()> {
         if let Some(slot) = f.vars.iter_mut().rev().find(|(n, _)| n == name) {
             slot.1 = v;
+            return Ok(());
         }
+        Err(self.err(f, format!("undefined variable: {name}")))
     }
 
     fn eval_pipeline<'t>(&mut self, f: &mut Frame<'t>, dot: &Val, pipe: &'t Pipe) -> EResult<Val> {
@@ -361,7 +363,7 @@ impl<'a> Exec<'a> {
         let v = value.unwrap_or(Val::plain(Value::Nil));
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(f, name, v.clone());
+                self.set_var(f, name, v.clone())?;
             } else {
                 f.vars.push((name.clone(), v.clone()));
             }
@@ -385,7 +387,6 @@ impl<'a> Exec<'a> {
             Arg::Chain { node, fields, .. } => {
                 f.at = At::Arg(first);
                 let recv = self.eval_arg_any(f, dot, node)?;
-                f.at = At::Arg(first);
                 return self.eval_field_chain(f, dot, recv, fields, Some(cmd), fin);
             }
             Arg::Variable { idents, .. } => {
@@ -590,7 +591,6 @@ impl<'a> Exec<'a> {
                 .map(|v| Val::plain(v.v)),
             Arg::Chain { node, fields, .. } => {
                 let recv = self.eval_arg_any(f, dot, node)?;
-                f.at = At::Arg(a);
                 self.eval_field_chain(f, dot, recv, fields, None, None)
             }
             Arg::Bool { val, .. } => Ok(Val::plain(Value::Bool(*val))),

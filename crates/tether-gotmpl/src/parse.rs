@@ -485,9 +485,6 @@ impl Parser<'_> {
                 Tok::Assign | Tok::Declare => {
                     self.next_non_space();
                     pipe.is_assign = tok_after_space.tok == Tok::Assign;
-                    if pipe.is_assign && !self.vars.contains(name) {
-                        return self.err(v.line, format!("undefined variable \"{name}\""));
-                    }
                     pipe.decl.push(name.clone());
                     if !pipe.is_assign {
                         self.vars.push(name.clone());
@@ -501,6 +498,7 @@ impl Parser<'_> {
                     };
                     let d = self.next_non_space();
                     match d.tok {
+                        Tok::Comma => return self.err(d.line, "too many declarations in range"),
                         Tok::Declare | Tok::Assign => {
                             pipe.is_assign = d.tok == Tok::Assign;
                         }
@@ -744,13 +742,13 @@ fn item_str(t: &Tok) -> String {
             format!("{s:?}")
         }
         Tok::Keyword(k) => format!("<{k}>"),
-        Tok::Dot => "\".\"".into(),
+        Tok::Dot => "<.>".into(),
         Tok::Pipe => "\"|\"".into(),
         Tok::Declare => "\":=\"".into(),
         Tok::Assign => "\"=\"".into(),
         Tok::Str(s) | Tok::RawStr(s) => format!("{s:?}"),
         Tok::Bool(b) => format!("\"{b}\""),
-        Tok::Nil => "\"nil\"".into(),
+        Tok::Nil => "<nil>".into(),
         Tok::LeftParen => "\"(\"".into(),
         Tok::RightParen => "\")\"".into(),
         Tok::Comma => "\",\"".into(),
