@@ -208,6 +208,42 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_execution_shares_one_parse() {
+        let set = std::sync::Arc::new(
+            Templates::parse(&[
+                (
+                    "c/templates/_h.tpl",
+                    r#"{{ define "n" }}{{ .Values.num | toString | printf "n-%s" }}{{ end }}"#,
+                ),
+                (
+                    "c/templates/a.yaml",
+                    r#"{{ include "n" . }}/{{ toYaml .Values }}"#,
+                ),
+            ])
+            .unwrap(),
+        );
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let set = set.clone();
+                std::thread::spawn(move || {
+                    let v = Value::from_yaml_str(&format!("num: {i}")).unwrap();
+                    let data = Value::map([("Values".to_string(), v)].into_iter().collect());
+                    (0..50)
+                        .map(|_| {
+                            set.exec("c/templates/a.yaml", &data, &ExecOptions::default())
+                                .unwrap()
+                        })
+                        .last()
+                        .unwrap()
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), format!("n-{i}/num: {i}"));
+        }
+    }
+
+    #[test]
     fn templates_are_send_sync() {
         fn check<T: Send + Sync>() {}
         check::<Templates>();
