@@ -239,3 +239,35 @@ pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     }
     pattern[p..].iter().all(|&c| c == b'*')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_as_argo_cd_does() {
+        let m = |p: &str, t: &str| glob_match(p.as_bytes(), t.as_bytes());
+        assert!(m("*.crossplane.io/*", "pkg.crossplane.io/Provider"));
+        assert!(m("*", "apps/Deployment"));
+        assert!(m("*/Certificate", "cert-manager.io/Certificate"));
+        assert!(m(
+            "cert-manager.io/?ertificate",
+            "cert-manager.io/Certificate"
+        ));
+        assert!(!m("*.crossplane.io/*", "example.com/Provider"));
+        assert!(!m("apps/*", "extensions/Deployment"));
+        assert!(!m("a*b", "a/c"));
+    }
+
+    #[test]
+    fn script_keys_follow_the_directory_layout() {
+        let root = Path::new("/lib");
+        let key = |p: &str| key_of_script(root, Path::new(p)).map_err(|e| e.to_string());
+        assert_eq!(
+            key("/lib/cert-manager.io/Certificate/health.lua"),
+            Ok("cert-manager.io/Certificate".into())
+        );
+        assert_eq!(key("/lib/ConfigMap/health.lua"), Ok("ConfigMap".into()));
+        assert!(key("/lib/a/b/c/health.lua").is_err_and(|e| e.contains("/lib/a/b/c/health.lua")));
+    }
+}

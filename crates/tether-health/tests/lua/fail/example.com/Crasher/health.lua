@@ -1,0 +1,3 @@
+-- obj.spec.missing is nil: indexing it raises an error.
+local hs = {status = "Healthy", message = obj.spec.missing.field}
+return hs
