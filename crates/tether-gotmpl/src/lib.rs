@@ -233,7 +233,7 @@ mod tests {
                             set.exec("c/templates/a.yaml", &data, &ExecOptions::default())
                                 .unwrap()
                         })
-                        .last()
+                        .next_back()
                         .unwrap()
                 })
             })
