@@ -308,28 +308,6 @@ impl<'a> Builder<'a> {
             }
         }
 
-        for entry in &kust.components {
-            if is_remote(entry) {
-                return Err(Error::Unsupported(format!(
-                    "remote component `{entry}` is not supported yet"
-                )));
-            }
-            let p = clean(&dir.join(entry));
-            if !self.fs.is_dir(&p) {
-                return Err(Error::InvalidKustomization {
-                    path: kpath.clone(),
-                    message: format!(
-                        "component `{entry}` must be a directory holding a kustomization"
-                    ),
-                });
-            }
-            let (sub, spath) = load_kustomization(self.fs, &p)?;
-            self.enter(&p)?;
-            let r = self.accumulate(&p, &spath, &sub, acc, true);
-            self.stack.pop();
-            r?;
-        }
-
         for c in &kust.configurations {
             let (full, text) = ldr.read_string(c)?;
             let def: TransformerConfigDef =
@@ -378,6 +356,30 @@ impl<'a> Builder<'a> {
                 absorb(acc, r)?;
             }
         }
+        // kustomize v5.5 runs the parent's generators before its components (observed: a
+        // component can merge into a generated ConfigMap of its parent).
+        for entry in &kust.components {
+            if is_remote(entry) {
+                return Err(Error::Unsupported(format!(
+                    "remote component `{entry}` is not supported yet"
+                )));
+            }
+            let p = clean(&dir.join(entry));
+            if !self.fs.is_dir(&p) {
+                return Err(Error::InvalidKustomization {
+                    path: kpath.clone(),
+                    message: format!(
+                        "component `{entry}` must be a directory holding a kustomization"
+                    ),
+                });
+            }
+            let (sub, spath) = load_kustomization(self.fs, &p)?;
+            self.enter(&p)?;
+            let r = self.accumulate(&p, &spath, &sub, acc, true);
+            self.stack.pop();
+            r?;
+        }
+
         if !kust.helm_charts.is_empty() || !kust.helm_chart_inflation_generator.is_empty() {
             return Err(Error::Unsupported(if self.opts.enable_helm {
                 format!(
