@@ -1,0 +1,62 @@
+//! Warm fetch of an unchanged repository over loopback HTTP (`git http-backend`): one ref listing,
+//! no pack. Also a cold clone and a resolve of a semver constraint, for scale.
+//!
+//! `cargo bench -p tether-git --bench warm_fetch` (prints min / median / p90 over 50 runs).
+
+use std::time::{Duration, Instant};
+
+use tether_git::{RepoCache, Source};
+use tether_gitserver::GitServer;
+
+fn stats(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<40} n={:<3} min {:>7.2} ms  median {:>7.2} ms  p90 {:>7.2} ms",
+        samples.len(),
+        ms(samples[0]),
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() * 9 / 10]),
+    );
+}
+
+fn main() {
+    let server = GitServer::start().expect("server");
+    let repo = server.create_repo("bench").expect("repo");
+    for i in 0..20 {
+        repo.write(&format!("dir{}/file{i}.yaml", i % 5), &format!("i: {i}\n"))
+            .expect("write");
+        repo.commit_and_push(&format!("c{i}")).expect("push");
+        repo.tag(&format!("v1.{i}.0")).expect("tag");
+    }
+    let source = Source::new(&server.url("bench"));
+
+    let mut cold = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = RepoCache::new(dir.path()).expect("cache");
+        let t = Instant::now();
+        cache.fetch(&source).expect("fetch");
+        cold.push(t.elapsed());
+    }
+    stats("cold fetch (20 commits, 20 tags)", cold);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = RepoCache::new(dir.path()).expect("cache");
+    cache.fetch(&source).expect("fetch");
+    let mut warm = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        cache.fetch(&source).expect("fetch");
+        warm.push(t.elapsed());
+    }
+    stats("warm fetch, unchanged", warm);
+
+    let mut resolve = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        cache.resolve(&source, "~1.1").expect("resolve");
+        resolve.push(t.elapsed());
+    }
+    stats("resolve `~1.1` (includes warm fetch)", resolve);
+}

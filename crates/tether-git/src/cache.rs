@@ -1,0 +1,501 @@
+//! The repository cache: one bare repository per normalised URL, fetched with gitoxide over
+//! http(s) and `file://`, with one fetch in flight per repository shared by every caller waiting on
+//! it.
+//!
+//! Layout under the cache root (names are SHA-256 hashes of the normalised URL, so they never carry
+//! credentials and every spelling of a URL shares one entry):
+//!
+//! ```text
+//! repos/<key>/             bare repository (refs/heads/*, refs/tags/* mirrored)
+//! checkouts/<key>/<sha>/   read-only tree of one commit
+//! ```
+//!
+//! A fetch first lists the remote's refs (one round trip, protocol v2 `ls-refs`) and downloads a pack
+//! only when some branch or tag points at an object the cache lacks, so a warm fetch of an unchanged
+//! repository transfers no pack. Revisions are resolved against that listing (not against local
+//! refs), exactly as Argo CD resolves against `ls-remote`, so deleted tags and force-pushed branches
+//! are seen at once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::checkout::Checkout;
+use crate::error::{Error, redact, redact_str};
+use crate::revision::{self, RemoteRef, Resolved};
+use crate::url::{cache_key, redact_url};
+
+/// HTTPS credentials: a user name and a password or token (Argo CD's `username`/`password` fields).
+/// Its `Debug` output hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    password: String,
+}
+
+impl Credentials {
+    /// User name and password (or an access token used as the password).
+    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// The password or token.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// A repository to read: its URL and optional credentials. Credentials embedded in the URL
+/// (`https://user:pw@host/repo`) are moved out of it, so the URL can be shown.
+#[derive(Debug, Clone)]
+pub struct Source {
+    url: String,
+    credentials: Option<Credentials>,
+}
+
+impl Source {
+    /// A repository by URL (`https://…`, `http://…`, `file://…` or a local path).
+    pub fn new(url: &str) -> Self {
+        let url = url.trim();
+        let credentials = embedded_credentials(url);
+        Self {
+            url: redact_url(url),
+            credentials,
+        }
+    }
+
+    /// The same repository with these credentials.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The URL, without credentials.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        if let Some(c) = &self.credentials {
+            h.update(b"1\0");
+            h.update(c.username.as_bytes());
+            h.update(b"\0");
+            h.update(c.password.as_bytes());
+        }
+        h.finalize().into()
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        self.credentials
+            .iter()
+            .map(|c| c.password.as_str())
+            .collect()
+    }
+}
+
+fn embedded_credentials(url: &str) -> Option<Credentials> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let (user, password) = userinfo.split_once(':')?;
+    Some(Credentials::basic(user, password))
+}
+
+/// The refs of a remote at one moment, sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRefs {
+    pub refs: Vec<RemoteRef>,
+}
+
+impl RemoteRefs {
+    /// Resolves a revision against these refs (see [`crate::revision`]); short SHAs stay unresolved.
+    pub fn resolve(&self, revision: &str) -> Option<Resolved> {
+        revision::resolve(revision, &self.refs)
+    }
+}
+
+/// The outcome of the last fetch of one repository.
+struct FetchState {
+    last: Option<Result<Arc<RemoteRefs>, Error>>,
+    /// Who fetched: an outcome is shared only among callers presenting the same credentials, so a
+    /// caller without access never receives a fetch made with someone else's.
+    fingerprint: [u8; 32],
+}
+
+struct Entry {
+    key: String,
+    repo_dir: PathBuf,
+    checkout_dir: PathBuf,
+    /// Completed fetches; read before waiting on `fetch` to tell whether one finished meanwhile.
+    generation: AtomicU64,
+    fetch: Mutex<FetchState>,
+    checkout: Mutex<()>,
+    repo: Mutex<Option<gix::ThreadSafeRepository>>,
+}
+
+/// Counters for tests and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Remote ref listings (connections) made.
+    pub listings: AtomicU64,
+    /// Packs downloaded.
+    pub packs: AtomicU64,
+}
+
+/// A cache of bare repositories and checkouts under one directory. Cheap to share (`Arc`) across
+/// threads; every method blocks.
+pub struct RepoCache {
+    root: PathBuf,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    stats: Stats,
+}
+
+impl RepoCache {
+    /// A cache rooted at `root` (created if missing).
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, Error> {
+        let root = root.into();
+        for sub in ["repos", "checkouts"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::Cache {
+                repo: String::new(),
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(Self {
+            root,
+            entries: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Network counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn entry(&self, source: &Source) -> Arc<Entry> {
+        let key = cache_key(source.url());
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(Entry {
+                    repo_dir: self.root.join("repos").join(&key),
+                    checkout_dir: self.root.join("checkouts").join(&key),
+                    key,
+                    generation: AtomicU64::new(0),
+                    fetch: Mutex::new(FetchState {
+                        last: None,
+                        fingerprint: [0; 32],
+                    }),
+                    checkout: Mutex::new(()),
+                    repo: Mutex::new(None),
+                })
+            })
+            .clone()
+    }
+
+    fn open(&self, entry: &Entry, source: &Source) -> Result<gix::Repository, Error> {
+        let mut slot = entry.repo.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(repo) = slot.as_ref() {
+            return Ok(repo.to_thread_local());
+        }
+        let cache_err = |e: &(dyn std::error::Error + 'static)| Error::Cache {
+            repo: source.url().to_owned(),
+            path: entry.repo_dir.display().to_string(),
+            message: redact(e, &source.secrets()),
+        };
+        let repo = if entry.repo_dir.join("HEAD").is_file() {
+            gix::open_opts(&entry.repo_dir, gix::open::Options::isolated())
+                .map_err(|e| cache_err(&e))?
+        } else {
+            std::fs::create_dir_all(&entry.repo_dir).map_err(|e| cache_err(&e))?;
+            gix::init_bare(&entry.repo_dir).map_err(|e| cache_err(&e))?;
+            gix::open_opts(&entry.repo_dir, gix::open::Options::isolated())
+                .map_err(|e| cache_err(&e))?
+        };
+        let shared = repo.into_sync();
+        let local = shared.to_thread_local();
+        *slot = Some(shared);
+        Ok(local)
+    }
+
+    /// Lists the remote's refs without fetching anything (`git ls-remote`).
+    pub fn ls_refs(&self, source: &Source) -> Result<RemoteRefs, Error> {
+        let entry = self.entry(source);
+        let repo = self.open(&entry, source)?;
+        self.connect(&repo, source, false)
+            .map(|(refs, _)| refs)
+            .map_err(|message| Error::ListRefs {
+                repo: source.url().to_owned(),
+                message,
+            })
+    }
+
+    /// Brings the cache up to date with the remote and returns the remote's refs. Callers arriving
+    /// while a fetch of the same repository is in flight wait for it and share its outcome.
+    pub fn fetch(&self, source: &Source) -> Result<Arc<RemoteRefs>, Error> {
+        let entry = self.entry(source);
+        let seen = entry.generation.load(Ordering::Acquire);
+        let mut state = entry.fetch.lock().unwrap_or_else(|p| p.into_inner());
+        let fingerprint = source.fingerprint();
+        if entry.generation.load(Ordering::Acquire) != seen
+            && state.fingerprint == fingerprint
+            && let Some(last) = &state.last
+        {
+            return last.clone();
+        }
+        let result = self.fetch_now(&entry, source).map(Arc::new);
+        state.last = Some(result.clone());
+        state.fingerprint = fingerprint;
+        entry.generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    fn fetch_now(&self, entry: &Entry, source: &Source) -> Result<RemoteRefs, Error> {
+        let repo = self.open(entry, source)?;
+        tracing::debug!(repo = source.url(), key = entry.key, "fetching");
+        self.connect(&repo, source, true)
+            .map(|(refs, _)| refs)
+            .map_err(|message| Error::Fetch {
+                repo: source.url().to_owned(),
+                message,
+            })
+    }
+
+    /// Connects, lists refs and (with `fetch`) downloads what is missing. Errors are redacted text.
+    fn connect(
+        &self,
+        repo: &gix::Repository,
+        source: &Source,
+        fetch: bool,
+    ) -> Result<(RemoteRefs, bool), String> {
+        let secrets = source.secrets();
+        let text = |e: &(dyn std::error::Error + 'static)| redact(e, &secrets);
+        let remote = repo
+            .remote_at(source.url())
+            .map_err(|e| text(&e))?
+            .with_refspecs(
+                ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                gix::remote::Direction::Fetch,
+            )
+            .map_err(|e| text(&e))?;
+        let mut connection = remote
+            .connect(gix::remote::Direction::Fetch)
+            .map_err(|e| text(&e))?;
+        let credentials = source.credentials.clone();
+        if credentials.is_some() && source.url().starts_with("http://") {
+            let host = source.url()["http://".len()..]
+                .split(['/', ':'])
+                .next()
+                .unwrap_or_default();
+            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+                tracing::warn!(
+                    repo = source.url(),
+                    "sending credentials over plain http, as Argo CD does; prefer https"
+                );
+            }
+        }
+        connection.set_credentials(move |action| match action {
+            gix::credentials::helper::Action::Get(ctx) => {
+                Ok(credentials
+                    .as_ref()
+                    .map(|c| gix::credentials::protocol::Outcome {
+                        identity: gix::sec::identity::Account {
+                            username: c.username.clone(),
+                            password: c.password.clone(),
+                            oauth_refresh_token: None,
+                        },
+                        next: ctx.into(),
+                    }))
+            }
+            _ => Ok(None),
+        });
+        self.stats.listings.fetch_add(1, Ordering::Relaxed);
+        let options = gix::remote::ref_map::Options {
+            prefix_from_spec_as_filter_on_remote: false,
+            ..Default::default()
+        };
+        let prepare = connection
+            .prepare_fetch(gix::progress::Discard, options)
+            .map_err(|e| text(&e))?;
+        let refs = convert_refs(&prepare.ref_map().remote_refs);
+        let missing = refs.refs.iter().any(|r| {
+            let fetched = r.name().starts_with("refs/heads/") || r.name().starts_with("refs/tags/");
+            fetched
+                && r.commit()
+                    .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
+                    .is_some_and(|id| !repo.has_object(id))
+        });
+        if !fetch || !missing {
+            return Ok((refs, false));
+        }
+        let interrupt = AtomicBool::new(false);
+        prepare
+            .receive(gix::progress::Discard, &interrupt)
+            .map_err(|e| text(&e))?;
+        self.stats.packs.fetch_add(1, Ordering::Relaxed);
+        Ok((refs, true))
+    }
+
+    /// Resolves a revision to a commit SHA as Argo CD does (see [`crate::revision`]), fetching what
+    /// the commit needs so that [`RepoCache::checkout`] can follow without network access.
+    pub fn resolve(&self, source: &Source, revision: &str) -> Result<String, Error> {
+        let unresolved = || Error::Unresolved {
+            repo: source.url().to_owned(),
+            revision: revision.to_owned(),
+        };
+        let rev = revision.trim();
+        if revision::is_commit_sha(rev) {
+            let entry = self.entry(source);
+            let repo = self.open(&entry, source)?;
+            let id = gix::ObjectId::from_hex(rev.to_ascii_lowercase().as_bytes())
+                .map_err(|_| unresolved())?;
+            if repo.has_object(id) {
+                return Ok(id.to_string());
+            }
+        }
+        let refs = self.fetch(source)?;
+        let entry = self.entry(source);
+        let repo = self.open(&entry, source)?;
+        match refs.resolve(rev).ok_or_else(unresolved)? {
+            Resolved::Commit(sha) => {
+                let id = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|_| unresolved())?;
+                if !repo.has_object(id) {
+                    return Err(Error::CommitNotFound {
+                        repo: source.url().to_owned(),
+                        commit: sha,
+                    });
+                }
+                Ok(peel_to_commit(&repo, id)
+                    .ok_or_else(unresolved)?
+                    .to_string())
+            }
+            Resolved::ShortSha(short) => {
+                let prefix = gix::hash::Prefix::from_hex(&short).map_err(|_| unresolved())?;
+                match repo.objects.lookup_prefix(prefix, None) {
+                    Ok(Some(Ok(id))) => Ok(peel_to_commit(&repo, id)
+                        .ok_or_else(unresolved)?
+                        .to_string()),
+                    Ok(Some(Err(()))) => Err(Error::Ambiguous {
+                        repo: source.url().to_owned(),
+                        revision: revision.to_owned(),
+                    }),
+                    _ => Err(unresolved()),
+                }
+            }
+        }
+    }
+
+    /// The read-only tree at `commit` (a full SHA as returned by [`RepoCache::resolve`]), written on
+    /// first use and shared afterwards.
+    pub fn checkout(&self, source: &Source, commit: &str) -> Result<Checkout, Error> {
+        let entry = self.entry(source);
+        let commit = commit.trim().to_ascii_lowercase();
+        let not_found = || Error::CommitNotFound {
+            repo: source.url().to_owned(),
+            commit: commit.clone(),
+        };
+        if !revision::is_commit_sha(&commit) {
+            return Err(not_found());
+        }
+        let dir = entry.checkout_dir.join(&commit);
+        if dir.is_dir() {
+            return Ok(Checkout::new(dir, commit, source.url().to_owned()));
+        }
+        let _guard = entry.checkout.lock().unwrap_or_else(|p| p.into_inner());
+        if dir.is_dir() {
+            return Ok(Checkout::new(dir, commit, source.url().to_owned()));
+        }
+        let mut repo = self.open(&entry, source)?;
+        let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| not_found())?;
+        if !repo.has_object(id) {
+            self.fetch(source)?;
+            repo = self.open(&entry, source)?;
+            if !repo.has_object(id) {
+                return Err(not_found());
+            }
+        }
+        crate::write::write_commit(&repo, id, &entry.checkout_dir, &dir).map_err(
+            |(path, message)| Error::Checkout {
+                repo: source.url().to_owned(),
+                commit: commit.clone(),
+                path,
+                message: redact_str(&message, &source.secrets()),
+            },
+        )?;
+        Ok(Checkout::new(dir, commit, source.url().to_owned()))
+    }
+}
+
+fn peel_to_commit(repo: &gix::Repository, id: gix::ObjectId) -> Option<gix::ObjectId> {
+    let object = repo.find_object(id).ok()?;
+    object.peel_to_commit().ok().map(|c| c.id)
+}
+
+fn convert_refs(refs: &[gix::protocol::handshake::Ref]) -> RemoteRefs {
+    use gix::protocol::handshake::Ref;
+    let mut out: Vec<RemoteRef> = refs
+        .iter()
+        .map(|r| match r {
+            Ref::Peeled {
+                full_ref_name,
+                tag,
+                object,
+            } => RemoteRef::Direct {
+                name: full_ref_name.to_string(),
+                target: tag.to_string(),
+                peeled: Some(object.to_string()),
+            },
+            Ref::Direct {
+                full_ref_name,
+                object,
+            } => RemoteRef::Direct {
+                name: full_ref_name.to_string(),
+                target: object.to_string(),
+                peeled: None,
+            },
+            Ref::Symbolic {
+                full_ref_name,
+                target,
+                object,
+                ..
+            } => RemoteRef::Symbolic {
+                name: full_ref_name.to_string(),
+                target_ref: target.to_string(),
+                object: Some(object.to_string()),
+            },
+            Ref::Unborn {
+                full_ref_name,
+                target,
+            } => RemoteRef::Symbolic {
+                name: full_ref_name.to_string(),
+                target_ref: target.to_string(),
+                object: None,
+            },
+        })
+        .collect();
+    out.sort_by(|a, b| a.name().cmp(b.name()));
+    RemoteRefs { refs: out }
+}
