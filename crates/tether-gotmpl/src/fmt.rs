@@ -218,7 +218,8 @@ pub fn go_sprintf(format: &str, args: &[Value]) -> String {
                 i += 1;
             }
             if i > st {
-                sp.width = format[st..i].parse().ok();
+                // Go's fmt refuses widths above 1e6.
+                sp.width = format[st..i].parse().ok().filter(|w| *w <= 1_000_000);
             }
         }
         if i < bytes.len() && bytes[i] == b'.' {
@@ -236,7 +237,7 @@ pub fn go_sprintf(format: &str, args: &[Value]) -> String {
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
                 }
-                sp.prec = Some(format[st..i].parse().unwrap_or(0));
+                sp.prec = Some(format[st..i].parse().unwrap_or(0).min(1_000_000));
             }
         }
         if i >= bytes.len() {

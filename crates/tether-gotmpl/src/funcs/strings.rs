@@ -243,13 +243,16 @@ pub(super) fn register(r: &mut Registry) {
         }
         sv(String::from_utf8_lossy(&st.as_bytes()[lo as usize..hi as usize]).into_owned())
     });
-    r.add("repeat", &[P::Int, P::Str], None, |_, a| {
+    r.add("repeat", &[P::Int, P::Str], None, |e, a| {
         let n = i(&a[0]);
         if n < 0 {
             return Err("strings: negative Repeat count".into());
         }
-        if (n as u128) * (s(&a[1]).len() as u128) > 64 * 1024 * 1024 {
-            return Err("strings: Repeat output length overflow".into());
+        if (n as u128) * (s(&a[1]).len() as u128) > e.opts.limits.max_output as u128 {
+            return Err(super::FnError::Fatal(crate::Error::Limit(format!(
+                "repeat output exceeds {} bytes",
+                e.opts.limits.max_output
+            ))));
         }
         sv(s(&a[1]).repeat(n as usize))
     });
