@@ -236,8 +236,7 @@ struct ImageUpdater<'a> {
 impl ImageUpdater<'_> {
     fn update(&self, v: &mut Value) {
         let Value::String(s) = v else { return };
-        let Some(re) = &self.re else { return };
-        if !re.is_match(s) {
+        if !self.matches(s) {
             return;
         }
         let (mut name, mut tag, mut digest) = split_image(s);
@@ -262,6 +261,16 @@ impl ImageUpdater<'_> {
             name.push_str(&digest);
         }
         *s = name;
+    }
+
+    /// kustomize matches on the image's name part: `nginx` matches `nginx`, `nginx:1` and
+    /// `nginx:1@sha256:…`, not `mirror/nginx`; the name is an anchored regular expression.
+    fn matches(&self, image: &str) -> bool {
+        let name = split_image(image).0;
+        match &self.re {
+            Some(re) => re.is_match(&name),
+            None => name == self.img.name,
+        }
     }
 
     fn legacy(&self, v: &mut Value) {
@@ -289,7 +298,8 @@ impl ImageUpdater<'_> {
 /// `images:`.
 pub fn images(res: &mut [Resource], images: &[Image], cfg: &TransformerConfig) -> Result<()> {
     for img in images {
-        let re = Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", img.name)).ok();
+        // The name is a regular expression matched against the whole name part.
+        let re = Regex::new(&format!("^(?:{})$", img.name)).ok();
         let up = ImageUpdater { img, re };
         for r in res.iter_mut() {
             let mut v = Value::Object(std::mem::take(&mut r.obj));
