@@ -227,11 +227,58 @@ pub fn json_by_target(
         r.store_previous_id();
         let id = r.cur_id();
         let mut v = Value::Object(std::mem::take(&mut r.obj));
-        let out = json_patch::patch(&mut v, patch);
+        let mut out = Ok(());
+        // kustomize applies JSON patches with "ensure path exists on add": missing parents of
+        // an `add` are created. Operations are applied one by one so that each sees the last.
+        for op in &patch.0 {
+            if let json_patch::PatchOperation::Add(add) = op {
+                ensure_parents(&mut v, &add.path.to_string());
+            }
+            out = json_patch::patch(&mut v, std::slice::from_ref(op));
+            if out.is_err() {
+                break;
+            }
+        }
         if let Value::Object(m) = v {
             r.obj = m;
         }
         out.map_err(|e| Error::Patch(format!("unable to apply JSON patch to {id}: {e}")))?;
     }
     Ok(())
+}
+
+/// Creates the missing parents of a JSON pointer: maps, or lists before a `-`/index token.
+fn ensure_parents(v: &mut Value, pointer: &str) {
+    let tokens: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let Some((_, parents)) = tokens.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for (i, t) in parents.iter().enumerate() {
+        let next_is_index = tokens
+            .get(i + 1)
+            .is_some_and(|n| n == "-" || n.chars().all(|c| c.is_ascii_digit()));
+        cur = match cur {
+            Value::Object(m) => {
+                let child = m.entry(t.clone()).or_insert(Value::Null);
+                if child.is_null() {
+                    *child = if next_is_index {
+                        Value::Array(Vec::new())
+                    } else {
+                        Value::Object(Map::new())
+                    };
+                }
+                child
+            }
+            Value::Array(a) => match t.parse::<usize>() {
+                Ok(n) if n < a.len() => &mut a[n],
+                _ => return,
+            },
+            _ => return,
+        };
+    }
 }
