@@ -25,8 +25,19 @@ fn plain_safe(s: &str) -> bool {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
 }
 
+/// Characters YAML 1.1 readers take as line breaks, or that must not appear raw.
+const BREAKS: [char; 4] = ['\u{85}', '\u{2028}', '\u{2029}', '\u{feff}'];
+
 fn quoted(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialise")
+    let q = serde_json::to_string(s).expect("strings serialise");
+    if q.contains(BREAKS) {
+        q.replace('\u{85}', "\\u0085")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+            .replace('\u{feff}', "\\ufeff")
+    } else {
+        q
+    }
 }
 
 fn block_ok(s: &str) -> bool {
@@ -35,7 +46,7 @@ fn block_ok(s: &str) -> bool {
         && !s.ends_with("\n\n")
         && !s
             .chars()
-            .any(|c| c == '\r' || (c.is_control() && c != '\n' && c != '\t'))
+            .any(|c| c == '\r' || BREAKS.contains(&c) || (c.is_control() && c != '\n' && c != '\t'))
         && !s.lines().any(|l| l.ends_with([' ', '\t']))
 }
 
@@ -145,12 +156,16 @@ mod tests {
     fn round_trips_and_quotes_ambiguous_strings() {
         let v = json!({"a": "yes", "b": "0777", "c": "1e3", "d": "plain-value", "e": "line1\nline2\n",
             "f": "x: y", "g": [1, "on", {"h": null, "i": []}, [true]], "j": {}, "k": "", "l": "tail\n\n",
-            "m key": "-lead", "n": 1.5, "o": "no-newline\nend"});
+            "m key": "-lead", "n": 1.5, "o": "no-newline\nend", "p": "a\u{2028}b\nc", "q": "x\u{85}"});
         let m = v.as_object().expect("object");
         let text = object_to_yaml(m);
         let back: Value = serde_yaml::from_str(&text).expect("valid YAML");
         assert_eq!(back, v, "{text}");
         assert!(text.contains("a: \"yes\""), "{text}");
         assert!(text.contains("d: plain-value"), "{text}");
+        assert!(
+            text.contains("\\u2028") && !text.contains('\u{2028}'),
+            "{text}"
+        );
     }
 }
