@@ -17,7 +17,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing buys nothing")]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Print the Application, AppProject and ApplicationSet CRDs as a YAML stream.
     Crds(commands::crds::CrdsArgs),
