@@ -25,6 +25,8 @@ pub enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Render a source (Kustomize, plain directory, Jsonnet) to a YAML or JSON stream.
     Render(commands::render::RenderArgs),
+    /// Custom Lua health checks: `tether health test DIR` runs Argo CD-style `health_test.yaml` fixtures.
+    Health(commands::health::HealthArgs),
 }
 
 /// Entry point of the `tether` binary.
@@ -38,6 +40,7 @@ pub fn main() -> ExitCode {
             commands::validate::run(&args, &mut out).map(|outcome| ExitCode::from(outcome as u8))
         }
         Command::Render(args) => commands::render::run(args, &mut out),
+        Command::Health(args) => commands::health::run(args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -2,5 +2,6 @@
 //! writes to an `impl Write`, so commands are testable without spawning a process.
 
 pub mod crds;
+pub mod health;
 pub mod render;
 pub mod validate;
