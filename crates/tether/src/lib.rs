@@ -27,6 +27,8 @@ pub enum Command {
     Render(commands::render::RenderArgs),
     /// Custom Lua health checks: `tether health test DIR` runs Argo CD-style `health_test.yaml` fixtures.
     Health(commands::health::HealthArgs),
+    /// Talk to a Git repository: list its refs, resolve a revision to a commit.
+    Repo(commands::repo::RepoArgs),
 }
 
 /// Entry point of the `tether` binary.
@@ -41,6 +43,7 @@ pub fn main() -> ExitCode {
         }
         Command::Render(args) => commands::render::run(args, &mut out),
         Command::Health(args) => commands::health::run(args, &mut out),
+        Command::Repo(args) => commands::repo::run(args, &mut out),
     };
     let _ = out.flush();
     match result {

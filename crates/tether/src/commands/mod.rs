@@ -4,4 +4,5 @@
 pub mod crds;
 pub mod health;
 pub mod render;
+pub mod repo;
 pub mod validate;
