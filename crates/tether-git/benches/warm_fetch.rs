@@ -1,5 +1,6 @@
 //! Warm fetch of an unchanged repository over loopback HTTP (`git http-backend`): one ref listing,
-//! no pack. Also a cold clone and a resolve of a semver constraint, for scale.
+//! no pack. Also a cold clone, a resolve of a semver constraint, and the same warm fetch by the git
+//! CLI as the reference.
 //!
 //! `cargo bench -p tether-git --bench warm_fetch` (prints min / median / p90 over 50 runs).
 
@@ -59,4 +60,26 @@ fn main() {
         resolve.push(t.elapsed());
     }
     stats("resolve `~1.1` (includes warm fetch)", resolve);
+
+    // The reference: `git fetch` of the same unchanged repository into a mirror clone.
+    let mirror = tempfile::tempdir().expect("temp dir");
+    let m = mirror.path().join("m.git");
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    let m_str = m.display().to_string();
+    git(&["clone", "--quiet", "--mirror", &server.url("bench"), &m_str]);
+    let mut reference = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        git(&["-C", &m_str, "fetch", "--quiet", "origin"]);
+        reference.push(t.elapsed());
+    }
+    stats("reference: `git fetch` (git CLI), unchanged", reference);
 }

@@ -101,9 +101,16 @@ impl Source {
     }
 
     fn secrets(&self) -> Vec<&str> {
+        // A user name alone may be a token (`https://TOKEN@host`): then it is a secret too.
         self.credentials
             .iter()
-            .map(|c| c.password.as_str())
+            .map(|c| {
+                if c.password.is_empty() {
+                    c.username.as_str()
+                } else {
+                    c.password.as_str()
+                }
+            })
             .collect()
     }
 }
@@ -112,7 +119,8 @@ fn embedded_credentials(url: &str) -> Option<Credentials> {
     let rest = &url[url.find("://")? + 3..];
     let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
     let userinfo = &authority[..authority.rfind('@')?];
-    let (user, password) = userinfo.split_once(':')?;
+    // `https://TOKEN@host/…` carries a token as the user name.
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     Some(Credentials::basic(user, password))
 }
 

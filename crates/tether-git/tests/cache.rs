@@ -95,6 +95,10 @@ fn resolves_branches_tags_shas_and_semver_constraints() {
     assert_eq!(resolve(&h.c1), h.c1);
     assert_eq!(resolve(&h.c2.to_uppercase()), h.c2);
     assert_eq!(resolve(&h.c2[..8]), h.c2, "short SHA");
+    // A full SHA already in the cache needs no network.
+    server.clear_requests();
+    assert_eq!(resolve(&h.feature), h.feature);
+    assert!(server.requests().is_empty(), "{:#?}", server.requests());
 
     for bad in ["nope", "3.*", "v9.9.9", "deadbeef00"] {
         let err = cache.resolve(&source, bad).expect_err(bad);
@@ -321,6 +325,16 @@ fn authenticates_and_never_leaks_the_password() {
     let msg = format!("{err} {err:?}");
     assert!(!msg.contains(wrong_password), "{msg}");
 
+    // A token as the URL's user name is a secret as well.
+    let token_url = server
+        .url("private")
+        .replace("http://", "http://ghp_Wr0ngT0ken@");
+    let err = fresh
+        .resolve(&Source::new(&token_url), "main")
+        .expect_err("wrong token");
+    let msg = format!("{err} {err:?}");
+    assert!(!msg.contains("ghp_Wr0ngT0ken"), "{msg}");
+
     let err = fresh
         .resolve(&Source::new(&server.url("private")), "main")
         .expect_err("no credentials");
@@ -436,6 +450,26 @@ fn checkouts_are_shared_read_only_and_confined() {
     let link_meta =
         std::fs::symlink_metadata(checkout.root().join("evil-values.yaml")).expect("lstat");
     assert!(link_meta.file_type().is_symlink(), "symlinks stay symlinks");
+
+    // Many callers checking out one new commit at once get one shared tree.
+    repo.write("later.yaml", "n: 2\n").expect("write");
+    let later = repo.commit_and_push("later").expect("push");
+    let cache = std::sync::Arc::new(cache);
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, source, later) = (cache.clone(), source.clone(), later.clone());
+            std::thread::spawn(move || cache.checkout(&source, &later).map(|c| c.root().to_owned()))
+        })
+        .collect();
+    let roots: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread").expect("checkout"))
+        .collect();
+    assert!(roots.iter().all(|r| r == &roots[0]), "{roots:?}");
+    let siblings = std::fs::read_dir(roots[0].parent().expect("parent"))
+        .expect("read dir")
+        .count();
+    assert_eq!(siblings, 2, "two commits, no temporary leftovers");
 
     let err = cache
         .checkout(&source, &"0".repeat(40))
