@@ -244,14 +244,36 @@ fn set_value(target: &mut Value, value: &Value, opts: Option<&ReplacementOptions
         }
         value = Value::String(parts.join(d));
     }
+    // A scalar target keeps its YAML tag: only the text is copied. A created (or null) target
+    // has no tag, so the text resolves as a plain scalar would (`8080` becomes a number).
+    let resolve = |text: &str| {
+        serde_yaml::from_str::<Value>(text)
+            .ok()
+            .filter(|v| !v.is_object() && !v.is_array())
+    };
     match (&*target, scalar_text(&value)) {
-        // A scalar target keeps its type: only the text is copied.
         (Value::String(_), Some(text)) if !value.is_null() => *target = Value::String(text),
-        (Value::Number(_) | Value::Bool(_), Some(text)) if !value.is_null() => {
-            *target = serde_yaml::from_str::<Value>(&text)
-                .ok()
-                .filter(|v| matches!(v, Value::Number(_) | Value::Bool(_)))
-                .unwrap_or(Value::String(text));
+        (Value::Number(n), Some(text)) if !value.is_null() => match resolve(&text) {
+            Some(v @ Value::Number(_)) => *target = v,
+            _ => {
+                let tag = if n.is_f64() { "!!float" } else { "!!int" };
+                return Err(Error::Transform(format!(
+                    "yaml: cannot decode !!str `{text}` as a {tag}"
+                )));
+            }
+        },
+        (Value::Bool(_), Some(text)) if !value.is_null() => match resolve(&text) {
+            Some(v @ Value::Bool(_)) => *target = v,
+            _ => {
+                return Err(Error::Transform(format!(
+                    "yaml: cannot decode !!str `{text}` as a !!bool"
+                )));
+            }
+        },
+        (Value::Null, Some(text))
+            if !value.is_null() && !value.is_object() && !value.is_array() =>
+        {
+            *target = resolve(&text).unwrap_or(Value::String(text));
         }
         _ => *target = value,
     }
