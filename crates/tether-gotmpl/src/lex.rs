@@ -1,5 +1,7 @@
 //! Lexer for Go `text/template`, following the item kinds and error wording of Go's `text/template/parse`.
 
+use std::rc::Rc;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Tok {
     Text(std::sync::Arc<str>),
@@ -7,18 +9,18 @@ pub enum Tok {
     LeftDelim,
     RightDelim,
     Space,
-    Ident(String),
+    Ident(Rc<str>),
     Keyword(&'static str),
-    Field(String),
-    Variable(String),
+    Field(Rc<str>),
+    Variable(Rc<str>),
     Dot,
     Pipe,
     Declare,
     Assign,
-    Char(String),
-    Number(String),
-    Str(String),
-    RawStr(String),
+    Char(Rc<str>),
+    Number(Rc<str>),
+    Str(Rc<str>),
+    RawStr(Rc<str>),
     Bool(bool),
     Nil,
     LeftParen,
@@ -27,7 +29,7 @@ pub enum Tok {
     /// A printable ASCII character with no meaning in actions (Go's itemChar).
     Char1(char),
     Eof,
-    Error(String),
+    Error(Rc<str>),
 }
 
 #[derive(Clone, Debug)]
@@ -114,7 +116,7 @@ impl<'a> Lexer<'a> {
     fn line_adjust(&mut self) {}
     fn error(&mut self, msg: String) {
         self.items.push(Item {
-            tok: Tok::Error(msg),
+            tok: Tok::Error(msg.into()),
             pos: self.start,
             line: self.start_line,
         });
@@ -314,7 +316,7 @@ impl<'a> Lexer<'a> {
                     return true;
                 }
                 let s = self.cur();
-                self.emit(Tok::Variable(s));
+                self.emit(Tok::Variable(s.into()));
             }
             '\'' => return self.lex_char(),
             '.' => {
@@ -331,7 +333,7 @@ impl<'a> Lexer<'a> {
                             return true;
                         }
                         let s = self.cur();
-                        self.emit(Tok::Field(s));
+                        self.emit(Tok::Field(s.into()));
                         return false;
                     }
                 }
@@ -364,7 +366,7 @@ impl<'a> Lexer<'a> {
                 } else if word == "nil" {
                     Tok::Nil
                 } else {
-                    Tok::Ident(word)
+                    Tok::Ident(word.into())
                 };
                 self.emit(tok);
             }
@@ -432,7 +434,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Str(s));
+        self.emit(Tok::Str(s.into()));
         false
     }
 
@@ -448,7 +450,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::RawStr(s));
+        self.emit(Tok::RawStr(s.into()));
         false
     }
 
@@ -473,7 +475,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Char(s));
+        self.emit(Tok::Char(s.into()));
         false
     }
 
@@ -494,7 +496,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Number(s));
+        self.emit(Tok::Number(s.into()));
         false
     }
 

@@ -485,9 +485,9 @@ impl Parser<'_> {
                 Tok::Assign | Tok::Declare => {
                     self.next_non_space();
                     pipe.is_assign = tok_after_space.tok == Tok::Assign;
-                    pipe.decl.push(name.clone());
+                    pipe.decl.push(name.to_string());
                     if !pipe.is_assign {
-                        self.vars.push(name.clone());
+                        self.vars.push(name.to_string());
                     }
                 }
                 Tok::Comma if ctx == "range" => {
@@ -504,11 +504,11 @@ impl Parser<'_> {
                         }
                         _ => return self.err(d.line, "range can only initialize variables"),
                     }
-                    pipe.decl.push(name.clone());
-                    pipe.decl.push(n2.clone());
+                    pipe.decl.push(name.to_string());
+                    pipe.decl.push(n2.to_string());
                     if !pipe.is_assign {
-                        self.vars.push(name.clone());
-                        self.vars.push(n2.clone());
+                        self.vars.push(name.to_string());
+                        self.vars.push(n2.to_string());
                     }
                 }
                 Tok::Comma => {
@@ -656,17 +656,20 @@ impl Parser<'_> {
                 if !(self.is_func)(&name) {
                     return self.err(it.line, format!("function {name:?} not defined"));
                 }
-                Arg::Ident { pos: it.pos, name }
+                Arg::Ident {
+                    pos: it.pos,
+                    name: name.to_string(),
+                }
             }
             Tok::Dot => Arg::Dot { pos: it.pos },
             Tok::Nil => Arg::Nil { pos: it.pos },
             Tok::Variable(name) => {
-                if !self.vars.contains(&name) {
+                if !self.vars.iter().any(|v| **v == *name) {
                     return self.err(it.line, format!("undefined variable {name:?}"));
                 }
                 Arg::Variable {
                     pos: it.pos,
-                    idents: vec![name],
+                    idents: vec![name.to_string()],
                 }
             }
             Tok::Field(f) => Arg::Field {
@@ -695,7 +698,7 @@ impl Parser<'_> {
                     .map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
                 Arg::Str {
                     pos: it.pos,
-                    quoted: s,
+                    quoted: s.to_string(),
                     val: Arc::from(val),
                 }
             }
@@ -732,7 +735,7 @@ impl Arg {
 fn item_str(t: &Tok) -> String {
     match t {
         Tok::Eof => "EOF".into(),
-        Tok::Error(e) => e.clone(),
+        Tok::Error(e) => e.to_string(),
         Tok::Text(s) => format!("{s:?}"),
         Tok::Comment => "<comment>".into(),
         Tok::LeftDelim => "\"{{\"".into(),
