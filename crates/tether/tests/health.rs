@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixtures(which: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tether-health/tests/lua").join(which)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tether-health/tests/lua")
+        .join(which)
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tether")).args(args).output().expect("tether runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(args)
+        .output()
+        .expect("tether runs");
     (
         out.status.code().expect("exit code"),
         String::from_utf8(out.stdout).expect("UTF-8 stdout"),
@@ -33,9 +38,15 @@ fn failing_fixtures_exit_one_with_a_line_per_failure() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.last(), Some(&"1 passed, 5 failed"), "{stdout}");
     assert_eq!(lines.len(), 6, "{stdout}");
-    assert!(lines[..5].iter().all(|l| l.starts_with("FAIL ")), "{stdout}");
+    assert!(
+        lines[..5].iter().all(|l| l.starts_with("FAIL ")),
+        "{stdout}"
+    );
     assert!(stdout.contains("instruction limit exceeded"), "{stdout}");
-    assert!(stdout.contains("expected Degraded \"broken\", got Healthy \"always\""), "{stdout}");
+    assert!(
+        stdout.contains("expected Degraded \"broken\", got Healthy \"always\""),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -43,7 +54,10 @@ fn a_missing_directory_is_an_error_naming_it() {
     let (code, stdout, stderr) = run(&["health", "test", "/nonexistent/tether-health-dir"]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
-    assert!(stderr.contains("/nonexistent/tether-health-dir"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/tether-health-dir"),
+        "{stderr}"
+    );
 }
 
 #[test]
