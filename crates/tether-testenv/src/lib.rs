@@ -105,7 +105,23 @@ fn unique_suffix() -> String {
 /// `scripts/testenv start`) to use instead of starting one per test binary.
 pub const KUBECONFIG_ENV: &str = "TETHER_TESTENV_KUBECONFIG";
 
+/// Starts a control plane, retrying when a component lost the race for its free port to another
+/// process (ports are picked free, then bound by the component a moment later).
 fn start() -> Result<ControlPlane, Error> {
+    let mut attempt = 1;
+    loop {
+        match start_once() {
+            Err(Error::StartFailed { log, .. })
+                if attempt < 3 && log.contains("address already in use") =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn start_once() -> Result<ControlPlane, Error> {
     if let Some(kubeconfig) = std::env::var_os(KUBECONFIG_ENV) {
         let kubeconfig = PathBuf::from(kubeconfig);
         let dir = kubeconfig
