@@ -1,0 +1,331 @@
+//! Comparing desired and live Kubernetes objects as Argo CD does, without I/O (the first part of
+//! gitops-engine's `pkg/diff`):
+//!
+//! - [`normalize`] drops what the API server manages (uid, resourceVersion, generation,
+//!   creationTimestamp, managedFields, selfLink, `kubectl.kubernetes.io/last-applied-configuration`)
+//!   and `status`; folds a Secret's `stringData` into `data`; writes resource quantities in one
+//!   canonical form so `1000m` equals `1` and `1Gi` equals `1073741824`.
+//! - [`remove_json_pointers`] applies `ignoreDifferences.jsonPointers`.
+//! - [`mask_secrets`] replaces Secret values by `+` runs (equal values get equal runs, different
+//!   values different ones, as Argo CD's `HideSecretData`), so no diff shows a secret.
+//! - [`unified_diff`] writes a unified YAML diff for humans.
+//!
+//! Not yet: jqPathExpressions, managedFieldsManagers, server-side diff, API-server defaults.
+
+mod quantity;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+pub use quantity::canonical_quantity;
+
+/// Why a diff could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// An `ignoreDifferences.jsonPointers` entry is not a JSON pointer.
+    #[error("ignoreDifferences.jsonPointers: `{0}` is not a JSON pointer (it must start with `/`)")]
+    BadPointer(String),
+    /// An object could not be written as YAML.
+    #[error("cannot write {what} as YAML: {source}")]
+    Yaml {
+        what: &'static str,
+        source: serde_yaml::Error,
+    },
+}
+
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+];
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// Field names whose string values are resource quantities.
+const QUANTITY_PARENTS: &[&str] = &[
+    "limits",
+    "requests",
+    "capacity",
+    "allocatable",
+    "hard",
+    "used",
+];
+
+/// Normalises an object for comparison (see the crate docs). `keep_status` keeps `status`, as Argo CD
+/// does for CRDs configured to compare it.
+pub fn normalize(obj: &Value, keep_status: bool) -> Value {
+    let mut obj = obj.clone();
+    let Some(map) = obj.as_object_mut() else {
+        return obj;
+    };
+    if !keep_status {
+        map.remove("status");
+    }
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in SERVER_METADATA {
+            meta.remove(*f);
+        }
+        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            ann.remove(LAST_APPLIED);
+            if ann.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    let is_secret = map.get("kind").and_then(Value::as_str) == Some("Secret")
+        && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if is_secret && let Some(Value::Object(string_data)) = map.remove("stringData") {
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(data) = data.as_object_mut() {
+            for (k, v) in string_data {
+                let text = v
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string());
+                data.insert(
+                    k,
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
+            }
+        }
+    }
+    canonicalize_quantities(&mut obj, false);
+    obj
+}
+
+fn canonicalize_quantities(v: &mut Value, under_quantity_parent: bool) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if under_quantity_parent {
+                    if let Some(q) = child.as_str().and_then(canonical_quantity) {
+                        *child = Value::String(q);
+                        continue;
+                    }
+                    if let Some(n) = child
+                        .as_f64()
+                        .and_then(|n| canonical_quantity(&n.to_string()))
+                    {
+                        *child = Value::String(n);
+                        continue;
+                    }
+                }
+                canonicalize_quantities(child, QUANTITY_PARENTS.contains(&k.as_str()));
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| canonicalize_quantities(i, false)),
+        _ => {}
+    }
+}
+
+/// Removes each JSON pointer's target (RFC 6901), as `ignoreDifferences.jsonPointers`. A pointer to
+/// a field that is not there is not an error.
+pub fn remove_json_pointers(obj: &mut Value, pointers: &[String]) -> Result<(), DiffError> {
+    for p in pointers {
+        if p.is_empty() {
+            *obj = Value::Null;
+            continue;
+        }
+        if !p.starts_with('/') {
+            return Err(DiffError::BadPointer(p.clone()));
+        }
+        let (parent, last) = p
+            .rsplit_once('/')
+            .expect("a pointer starting with `/` has a `/`");
+        let last = last.replace("~1", "/").replace("~0", "~");
+        match obj.pointer_mut(parent) {
+            Some(Value::Object(m)) => {
+                m.remove(&last);
+            }
+            Some(Value::Array(a)) => {
+                if let Some(i) = last.parse::<usize>().ok().filter(|i| *i < a.len()) {
+                    a.remove(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_secret(v: &Value) -> bool {
+    v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+/// Replaces the values of Secrets' `data` (and any leftover `stringData`) in both objects by runs of
+/// `+`: equal values share a run length, different values get different ones, so a diff still shows
+/// which keys changed and never what they hold. Also drops the last-applied annotation, which would
+/// carry the values in the clear. Objects that are not Secrets are left alone.
+pub fn mask_secrets(desired: Option<&mut Value>, live: Option<&mut Value>) {
+    let mut objs: Vec<&mut Value> = desired
+        .into_iter()
+        .chain(live)
+        .filter(|v| is_secret(v))
+        .collect();
+    let mut seen: Vec<Value> = Vec::new();
+    for obj in objs.iter_mut() {
+        if let Some(ann) = obj
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        {
+            ann.remove(LAST_APPLIED);
+        }
+        for field in ["data", "stringData"] {
+            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                for v in map.values_mut() {
+                    let index = seen.iter().position(|s| s == v).unwrap_or_else(|| {
+                        seen.push(v.clone());
+                        seen.len() - 1
+                    });
+                    *v = Value::String("+".repeat(8 + index));
+                }
+            }
+        }
+    }
+}
+
+/// A unified diff of two objects as YAML, with Argo CD's `desired`/`live` labels; empty when equal.
+/// Pass objects through [`mask_secrets`] first.
+pub fn unified_diff(
+    name: &str,
+    desired: Option<&Value>,
+    live: Option<&Value>,
+) -> Result<String, DiffError> {
+    let to_yaml = |v: Option<&Value>, what| match v {
+        None => Ok(String::new()),
+        Some(v) => serde_yaml::to_string(v).map_err(|source| DiffError::Yaml { what, source }),
+    };
+    let (d, l) = (
+        to_yaml(desired, "the desired object")?,
+        to_yaml(live, "the live object")?,
+    );
+    if d == l {
+        return Ok(String::new());
+    }
+    Ok(similar::TextDiff::from_lines(&l, &d)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("live/{name}"), &format!("desired/{name}"))
+        .to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live_deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "default", "uid": "3f1c", "resourceVersion": "4711", "generation": 3,
+                "creationTimestamp": "2026-11-27T01:00:00Z", "managedFields": [{"manager": "tether"}],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+            },
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                "resources": {"limits": {"cpu": "1000m", "memory": "1Gi"}, "requests": {"cpu": 0.5}}}]}}},
+            "status": {"replicas": 2}
+        })
+    }
+
+    fn desired_deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                "resources": {"limits": {"cpu": "1", "memory": "1024Mi"}, "requests": {"cpu": "500m"}}}]}}}
+        })
+    }
+
+    #[test]
+    fn server_metadata_status_and_quantity_spelling_do_not_differ() {
+        assert_eq!(
+            normalize(&live_deployment(), false),
+            normalize(&desired_deployment(), false)
+        );
+        let mut changed = desired_deployment();
+        changed["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
+            json!("2");
+        assert_ne!(
+            normalize(&live_deployment(), false),
+            normalize(&changed, false)
+        );
+        assert!(normalize(&live_deployment(), true).get("status").is_some());
+    }
+
+    #[test]
+    fn secret_string_data_folds_into_data() {
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}});
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"password": "aHVudGVyMg=="}});
+        assert_eq!(normalize(&desired, false), normalize(&live, false));
+    }
+
+    #[test]
+    fn json_pointers_remove_fields_and_reject_bad_pointers() {
+        let mut live = normalize(&live_deployment(), false);
+        let mut desired = normalize(&desired_deployment(), false);
+        live["spec"]["replicas"] = json!(5);
+        assert_ne!(live, desired);
+        let pointers = vec!["/spec/replicas".to_string(), "/spec/not/there".to_string()];
+        remove_json_pointers(&mut live, &pointers).expect("valid pointers");
+        remove_json_pointers(&mut desired, &pointers).expect("valid pointers");
+        assert_eq!(live, desired);
+        let mut obj = json!({"metadata": {"annotations": {"a/b": "x", "c": "y"}}});
+        remove_json_pointers(&mut obj, &["/metadata/annotations/a~1b".to_string()]).expect("valid");
+        assert_eq!(obj, json!({"metadata": {"annotations": {"c": "y"}}}));
+        let err = remove_json_pointers(&mut obj, &["spec".to_string()]).unwrap_err();
+        assert!(err.to_string().contains("`spec`"));
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_a_diff() {
+        let mut desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "data": {"user": "YWRtaW4=", "password": "bmV3LXBhc3M="}});
+        let mut live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"b2xkLXBhc3M=\"}}"}},
+            "data": {"user": "YWRtaW4=", "password": "b2xkLXBhc3M="}});
+        mask_secrets(Some(&mut desired), Some(&mut live));
+        let diff = unified_diff("v1/Secret/db", Some(&desired), Some(&live)).expect("diff");
+        for secret in ["YWRtaW4=", "bmV3LXBhc3M=", "b2xkLXBhc3M="] {
+            assert!(!diff.contains(secret), "{diff}");
+        }
+        // The changed key shows as changed, the unchanged one does not.
+        assert!(
+            diff.contains("-  password: +") && diff.contains("+  password: +"),
+            "{diff}"
+        );
+        assert!(!diff.contains("-  user:"), "{diff}");
+        assert_eq!(desired["data"]["user"], live["data"]["user"]);
+        assert_ne!(desired["data"]["password"], live["data"]["password"]);
+    }
+
+    #[test]
+    fn unified_diff_is_empty_when_equal_and_labelled_otherwise() {
+        let d = normalize(&desired_deployment(), false);
+        assert_eq!(
+            unified_diff("apps/Deployment/default/web", Some(&d), Some(&d)).expect("diff"),
+            ""
+        );
+        let mut l = d.clone();
+        l["spec"]["replicas"] = json!(5);
+        let diff = unified_diff("apps/Deployment/default/web", Some(&d), Some(&l)).expect("diff");
+        assert!(
+            diff.starts_with(
+                "--- live/apps/Deployment/default/web\n+++ desired/apps/Deployment/default/web\n"
+            ),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("-  replicas: 5\n") && diff.contains("+  replicas: 2\n"),
+            "{diff}"
+        );
+        let missing = unified_diff("x", Some(&d), None).expect("diff");
+        assert!(missing.contains("+kind: Deployment"), "{missing}");
+    }
+}
