@@ -79,7 +79,84 @@ struct Case {
 enum Expect {
     Output(String),
     Error(String),
-    Regex(String),
+    /// A regex over the whole output, and optionally a certificate check (see [`check_cert`]).
+    Regex(String, Option<serde_json::Value>),
+}
+
+/// A property case's `cert` check: the output's last CERTIFICATE block has subject CN `cn`, the CA flag
+/// `ca`, a validity of `days` days, exactly the `dns`/`ips` SANs when given, and, with `issuer: true`, a
+/// signature that verifies against the first CERTIFICATE block (and that block as its issuer).
+fn check_cert(out: &str, spec: &serde_json::Value) -> Result<(), String> {
+    use x509_parser::prelude::*;
+    let ders: Vec<Vec<u8>> = Pem::iter_from_buffer(out.as_bytes())
+        .flatten()
+        .filter(|p| p.label == "CERTIFICATE")
+        .map(|p| p.contents)
+        .collect();
+    let last = ders.last().ok_or("no CERTIFICATE block")?;
+    let (_, cert) = parse_x509_certificate(last).map_err(|e| e.to_string())?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .unwrap_or_default();
+    if let Some(want) = spec.get("cn").and_then(|v| v.as_str())
+        && cn != want
+    {
+        return Err(format!("CN {cn:?}, want {want:?}"));
+    }
+    if let Some(want) = spec.get("ca").and_then(|v| v.as_bool())
+        && cert.is_ca() != want
+    {
+        return Err(format!("IsCA {}, want {want}", cert.is_ca()));
+    }
+    let v = cert.validity();
+    let secs = v.not_after.timestamp() - v.not_before.timestamp();
+    if let Some(days) = spec.get("days").and_then(|v| v.as_i64())
+        && secs != days * 86400
+    {
+        return Err(format!("validity {secs}s, want {days} days"));
+    }
+    let (mut dns, mut ips) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for n in &san.value.general_names {
+            match n {
+                GeneralName::DNSName(d) => dns.push(d.to_string()),
+                GeneralName::IPAddress(b) => ips.push(match b.len() {
+                    4 => std::net::IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()).to_string(),
+                    _ => std::net::IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()).to_string(),
+                }),
+                _ => {}
+            }
+        }
+    }
+    let strs = |k: &str| {
+        spec.get(k).and_then(|v| v.as_array()).map(|a| {
+            a.iter()
+                .map(|x| x.as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+    };
+    if let Some(want) = strs("dns")
+        && dns != want
+    {
+        return Err(format!("DNS SANs {dns:?}, want {want:?}"));
+    }
+    if let Some(want) = strs("ips")
+        && ips != want
+    {
+        return Err(format!("IP SANs {ips:?}, want {want:?}"));
+    }
+    if spec.get("issuer").and_then(|v| v.as_bool()) == Some(true) {
+        let (_, ca) = parse_x509_certificate(&ders[0]).map_err(|e| e.to_string())?;
+        if cert.issuer() != ca.subject() {
+            return Err("issuer is not the CA's subject".into());
+        }
+        cert.verify_signature(Some(ca.public_key()))
+            .map_err(|e| format!("signature does not verify against the CA: {e}"))?;
+    }
+    Ok(())
 }
 
 fn load_cases() -> Vec<Case> {
@@ -113,7 +190,10 @@ fn load_cases() -> Vec<Case> {
                 .and_then(|p| p.get("regex"))
                 .and_then(|v| v.as_str())
             {
-                Expect::Regex(re.to_string())
+                Expect::Regex(
+                    re.to_string(),
+                    r.get("property").and_then(|p| p.get("cert")).cloned(),
+                )
             } else {
                 panic!("{file}: case without expectation: {r}");
             };
@@ -148,15 +228,32 @@ fn conformance() {
     let cases = load_cases();
     let (mut passed, mut failed) = (0, 0);
     let mut report = String::new();
+    // GOTMPL_CASE=substring runs only the matching cases (file/name).
+    let only = std::env::var("GOTMPL_CASE").unwrap_or_default();
     for c in &cases {
+        if !format!("{}/{}", c.file, c.name).contains(&only) {
+            continue;
+        }
         let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(c)))
             .unwrap_or_else(|_| Err("<panic>".to_string()));
         let ok = match (&c.expect, &got) {
             (Expect::Output(want), Ok(out)) => want == out,
             (Expect::Error(want), Err(e)) => want == e,
-            (Expect::Regex(re), Ok(out)) => regex::Regex::new(&format!("(?s)^(?:{re})$"))
-                .expect("valid property regex")
-                .is_match(out),
+            (Expect::Regex(re, cert), Ok(out)) => {
+                regex::Regex::new(&format!("(?s)^(?:{re})$"))
+                    .expect("valid property regex")
+                    .is_match(out)
+                    && cert
+                        .as_ref()
+                        .is_none_or(|spec| match check_cert(out, spec) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                report
+                                    .push_str(&format!("cert check {}/{}: {e}\n", c.file, c.name));
+                                false
+                            }
+                        })
+            }
             _ => false,
         };
         if ok {
@@ -166,7 +263,7 @@ fn conformance() {
             let want = match &c.expect {
                 Expect::Output(o) => format!("output {o:?}"),
                 Expect::Error(e) => format!("error  {e:?}"),
-                Expect::Regex(r) => format!("match  /{r}/"),
+                Expect::Regex(r, _) => format!("match  /{r}/"),
             };
             let got = match &got {
                 Ok(o) => format!("output {o:?}"),

@@ -12,6 +12,7 @@ use crate::value::Value;
 
 mod builtin;
 mod conv;
+mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
@@ -110,6 +111,7 @@ static FUNCS: LazyLock<Registry> = LazyLock::new(|| {
     lists::register(&mut r);
     dicts::register(&mut r);
     encoding::register(&mut r);
+    crypto::register(&mut r);
     regexp::register(&mut r);
     semver::register(&mut r);
     dates::register(&mut r);
