@@ -379,7 +379,9 @@ fn gen_signed(cn: &str, ips: &Value, dns: &Value, days: i64, ca: &Value, src: Ke
     let issuer = ca_params
         .self_signed(&ca_kp)
         .map_err(|e| format!("error creating certificate: {e}"))?;
-    let p = base_params(cn, ips, dns, days)?;
+    let mut p = base_params(cn, ips, dns, days)?;
+    // Go copies the CA's subject key identifier into an authority key identifier.
+    p.use_authority_key_identifier_extension = true;
     let key = resolve(key)?;
     let kp = key.key_pair()?;
     created(p.signed_by(&kp, &issuer, &ca_kp), &key)
@@ -562,6 +564,23 @@ mod tests {
         assert_eq!(cert.issuer(), ca_cert.subject());
         cert.verify_signature(Some(ca_cert.public_key()))
             .expect("signed by the CA");
+        let aki = cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.clone(),
+                _ => None,
+            })
+            .expect("authority key identifier");
+        let ski = ca_cert
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.clone()),
+                _ => None,
+            })
+            .expect("CA subject key identifier");
+        assert_eq!(aki.0, ski.0);
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.server_auth && eku.client_auth);
         let san = cert.subject_alternative_name().unwrap().unwrap().value;
