@@ -5,49 +5,12 @@ use crate::build::{BuildOptions, Objects, build_with, load_kustomization};
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
 use crate::transformers::split_image;
-use crate::types::{Image, Kustomization, Label, Patch, Replica, StrMap};
-use serde::{Deserialize, Serialize};
+use crate::types::{Image, Kustomization, Label, Patch, Replica, Selector, StrMap};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use std::collections::BTreeMap;
 use std::path::Path;
-
-/// A replica override: the count may be written as a number or a string.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-pub struct ArgoReplica {
-    pub name: String,
-    pub count: serde_json::Value,
-}
-
-/// Argo CD's `source.kustomize`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ArgoKustomize {
-    #[serde(default)]
-    pub name_prefix: Option<String>,
-    #[serde(default)]
-    pub name_suffix: Option<String>,
-    /// `name=newName:tag`, `name:tag`, `name@digest`, …
-    #[serde(default)]
-    pub images: Vec<String>,
-    #[serde(default)]
-    pub common_labels: StrMap,
-    #[serde(default)]
-    pub common_annotations: StrMap,
-    #[serde(default)]
-    pub force_common_labels: bool,
-    #[serde(default)]
-    pub force_common_annotations: bool,
-    #[serde(default)]
-    pub label_without_selector: bool,
-    #[serde(default)]
-    pub label_include_templates: bool,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    #[serde(default)]
-    pub replicas: Vec<ArgoReplica>,
-    #[serde(default)]
-    pub patches: Vec<Patch>,
-    #[serde(default)]
-    pub components: Vec<String>,
-}
+pub use tether_model::source::ApplicationSourceKustomize;
+use tether_model::source::KustomizePatch;
 
 /// Parses an Argo CD / `kustomize edit set image` argument.
 pub fn parse_image_override(arg: &str) -> Image {
@@ -74,7 +37,12 @@ pub fn parse_image_override(arg: &str) -> Image {
     }
 }
 
-fn add_map(into: &mut StrMap, add: &StrMap, force: bool, what: &str) -> Result<()> {
+fn add_map(
+    into: &mut StrMap,
+    add: &BTreeMap<String, String>,
+    force: bool,
+    what: &str,
+) -> Result<()> {
     for (k, v) in add {
         if into.contains_key(k) && !force {
             return Err(Error::Transform(format!(
@@ -92,7 +60,8 @@ fn add_map(into: &mut StrMap, add: &StrMap, force: bool, what: &str) -> Result<(
 }
 
 /// Applies the overrides to a kustomization.
-pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
+pub fn apply_overrides(k: &mut Kustomization, o: &ApplicationSourceKustomize) -> Result<()> {
+    let force_labels = o.force_common_labels.unwrap_or(false);
     if let Some(p) = &o.name_prefix {
         k.name_prefix = Some(p.clone());
     }
@@ -119,7 +88,7 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
         }
     }
     if !o.common_labels.is_empty() {
-        if o.label_without_selector {
+        if o.label_without_selector.unwrap_or(false) {
             let mut pairs = StrMap::new();
             for l in &k.labels {
                 for (key, v) in &l.pairs {
@@ -127,21 +96,21 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
                 }
             }
             let mut fresh = StrMap::new();
-            add_map(&mut pairs, &o.common_labels, o.force_common_labels, "label")?;
+            add_map(&mut pairs, &o.common_labels, force_labels, "label")?;
             for (key, v) in &o.common_labels {
                 fresh.insert(key.clone(), v.clone());
             }
             k.labels.push(Label {
                 pairs: fresh,
                 include_selectors: false,
-                include_templates: o.label_include_templates,
+                include_templates: o.label_include_templates.unwrap_or(false),
                 fields: Vec::new(),
             });
         } else {
             add_map(
                 &mut k.common_labels,
                 &o.common_labels,
-                o.force_common_labels,
+                force_labels,
                 "label",
             )?;
         }
@@ -149,7 +118,7 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
     add_map(
         &mut k.common_annotations,
         &o.common_annotations,
-        o.force_common_annotations,
+        o.force_common_annotations.unwrap_or(false),
         "annotation",
     )?;
     if let Some(ns) = o.namespace.as_ref().filter(|n| !n.is_empty()) {
@@ -157,9 +126,8 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
     }
     for r in &o.replicas {
         let count = match &r.count {
-            serde_json::Value::Number(n) => n.as_i64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
+            IntOrString::Int(n) => Some(i64::from(*n)),
+            IntOrString::String(s) => s.parse().ok(),
         }
         .ok_or_else(|| {
             Error::Transform(format!("replica count of `{}` is not an integer", r.name))
@@ -172,7 +140,7 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
             }),
         }
     }
-    k.patches.extend(o.patches.iter().cloned());
+    k.patches.extend(o.patches.iter().map(patch_from_argo));
     for c in &o.components {
         if !k.components.contains(c) {
             k.components.push(c.clone());
@@ -181,12 +149,30 @@ pub fn apply_overrides(k: &mut Kustomization, o: &ArgoKustomize) -> Result<()> {
     Ok(())
 }
 
+/// An Application's inline patch as a kustomization patch.
+fn patch_from_argo(p: &KustomizePatch) -> Patch {
+    Patch {
+        path: p.path.clone(),
+        patch: p.patch.clone(),
+        target: p.target.as_ref().map(|t| Selector {
+            group: t.group.clone(),
+            version: t.version.clone(),
+            kind: t.kind.clone(),
+            name: t.name.clone(),
+            namespace: t.namespace.clone(),
+            label_selector: t.label_selector.clone(),
+            annotation_selector: t.annotation_selector.clone(),
+        }),
+        options: p.options.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    }
+}
+
 /// Builds `dir` with Argo CD's overrides applied.
 pub fn build_argocd(
     fs: &dyn FileSystem,
     dir: &Path,
     opts: &BuildOptions,
-    o: &ArgoKustomize,
+    o: &ApplicationSourceKustomize,
 ) -> Result<Objects> {
     let (mut k, _) = load_kustomization(fs, dir)?;
     apply_overrides(&mut k, o)?;

@@ -3,13 +3,13 @@
 //! kustomization those overrides produce (`corpus/argocd-overrides-equivalent`).
 
 use std::path::PathBuf;
-use tether_kustomize::argocd::{ArgoKustomize, build_argocd};
+use tether_kustomize::argocd::{ApplicationSourceKustomize, build_argocd};
 use tether_kustomize::{BuildOptions, RealFs};
 
 #[test]
 fn overrides_match_the_edited_kustomization() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let overrides: ArgoKustomize = serde_yaml::from_str(
+    let overrides: ApplicationSourceKustomize = serde_yaml::from_str(
         &std::fs::read_to_string(root.join("argocd/overrides.yaml")).expect("read"),
     )
     .expect("parse");
@@ -33,11 +33,11 @@ fn overrides_match_the_edited_kustomization() {
 #[test]
 fn common_label_conflict_needs_force() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/argocd/source");
-    let mut o = ArgoKustomize::default();
+    let mut o = ApplicationSourceKustomize::default();
     o.common_labels.insert("existing".into(), "2".into());
     let err = build_argocd(&RealFs, &root, &BuildOptions::default(), &o).expect_err("conflict");
     assert!(err.to_string().contains("existing"), "{err}");
-    o.force_common_labels = true;
+    o.force_common_labels = Some(true);
     let objs = build_argocd(&RealFs, &root, &BuildOptions::default(), &o).expect("forced");
     assert!(
         objs.iter()
@@ -48,8 +48,8 @@ fn common_label_conflict_needs_force() {
 #[test]
 fn label_without_selector_leaves_selectors() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/argocd/source");
-    let mut o = ArgoKustomize {
-        label_without_selector: true,
+    let mut o = ApplicationSourceKustomize {
+        label_without_selector: Some(true),
         ..Default::default()
     };
     o.common_labels.insert("team".into(), "a".into());
