@@ -8,16 +8,30 @@
 //! - [`remove_json_pointers`] applies `ignoreDifferences.jsonPointers`.
 //! - [`mask_secrets`] replaces Secret values by `+` runs (equal values get equal runs, different
 //!   values different ones, as Argo CD's `HideSecretData`), so no diff shows a secret.
-//! - [`unified_diff`] writes a unified YAML diff for humans.
-//!
-//! Not yet: jqPathExpressions, managedFieldsManagers, server-side diff, API-server defaults.
+//! - [`unified_diff`] writes a unified YAML diff for humans; [`structured_diff`] a list of
+//!   [`Change`]s (JSON pointer, op, desired, live) for machines.
+//! - [`IgnoreRules`] applies `ignoreDifferences` (Application and argocd-cm [`SystemSettings`]):
+//!   group/kind globs, name/namespace, `jsonPointers`, `jqPathExpressions` (jaq, time-limited).
+//! - [`CompareOptions`] reads `argocd.argoproj.io/compare-options`.
 
+mod glob;
+pub mod ignore;
+pub mod jq;
+pub mod managed;
+pub mod options;
 mod quantity;
+pub mod structured;
 
 use base64::Engine;
 use serde_json::{Map, Value};
 
+pub use glob::glob_match;
+pub use ignore::{IgnoreRules, IgnoreStatus, ResourceCompareOptions, SystemSettings};
+pub use jq::DEFAULT_JQ_TIMEOUT;
+pub use options::{CompareOptions, affects_app_sync};
 pub use quantity::canonical_quantity;
+pub use structured::{Change, Op, structured_diff};
+pub use tether_model::source::ResourceIgnoreDifferences;
 
 /// Why a diff could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +39,27 @@ pub enum DiffError {
     /// An `ignoreDifferences.jsonPointers` entry is not a JSON pointer.
     #[error("ignoreDifferences.jsonPointers: `{0}` is not a JSON pointer (it must start with `/`)")]
     BadPointer(String),
+    /// A `jqPathExpressions` entry does not compile.
+    #[error(
+        "ignoreDifferences.jqPathExpressions: `{expression}` is not a valid jq path expression: {message}"
+    )]
+    JqCompile { expression: String, message: String },
+    /// A `jqPathExpressions` entry ran longer than its time limit.
+    #[error(
+        "ignoreDifferences.jqPathExpressions: `{expression}` did not finish within {limit:?}; it is skipped from now on"
+    )]
+    JqTimeout {
+        expression: String,
+        limit: std::time::Duration,
+    },
+    /// The jq evaluation thread could not be started or died (a crash inside jq).
+    #[error(
+        "ignoreDifferences.jqPathExpressions: evaluating `{expression}` failed: the jq worker thread stopped"
+    )]
+    JqWorker { expression: String },
+    /// An argocd-cm diff setting does not parse.
+    #[error("argocd-cm `{key}`: {message}")]
+    Settings { key: String, message: String },
     /// An object could not be written as YAML.
     #[error("cannot write {what} as YAML: {source}")]
     Yaml {
@@ -75,22 +110,8 @@ pub fn normalize(obj: &Value, keep_status: bool) -> Value {
     }
     let is_secret = map.get("kind").and_then(Value::as_str) == Some("Secret")
         && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
-    if is_secret && let Some(Value::Object(string_data)) = map.remove("stringData") {
-        let data = map
-            .entry("data")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(data) = data.as_object_mut() {
-            for (k, v) in string_data {
-                let text = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                data.insert(
-                    k,
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
-                );
-            }
-        }
+    if is_secret {
+        fold_string_data(&mut obj);
     }
     canonicalize_quantities(&mut obj, false);
     obj
@@ -158,33 +179,96 @@ fn is_secret(v: &Value) -> bool {
         && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
-/// Replaces the values of Secrets' `data` (and any leftover `stringData`) in both objects by runs of
-/// `+`: equal values share a run length, different values get different ones, so a diff still shows
-/// which keys changed and never what they hold. Also drops the last-applied annotation, which would
-/// carry the values in the clear. Objects that are not Secrets are left alone.
+/// Replaces the values of Secrets' `data` (with `stringData` folded in first) in both objects, and in
+/// the live object's `kubectl.kubernetes.io/last-applied-configuration`, by runs of `+` as Argo CD's
+/// `HideSecretData`: per key, the first value seen (desired, then live, then last-applied) becomes
+/// `++++++++`, each further distinct value four `+` longer. Equal values look equal, different values
+/// different, and no value is shown. Objects that are not Secrets are left alone.
 pub fn mask_secrets(desired: Option<&mut Value>, live: Option<&mut Value>) {
-    let mut objs: Vec<&mut Value> = desired
-        .into_iter()
-        .chain(live)
-        .filter(|v| is_secret(v))
-        .collect();
-    let mut seen: Vec<Value> = Vec::new();
-    for obj in objs.iter_mut() {
-        if let Some(ann) = obj
-            .pointer_mut("/metadata/annotations")
-            .and_then(Value::as_object_mut)
-        {
-            ann.remove(LAST_APPLIED);
+    let desired = desired.filter(|v| is_secret(v));
+    let mut live = live.filter(|v| is_secret(v));
+    let la_pointer = format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1"));
+    let mut last_applied: Option<Value> = live.as_ref().and_then(|l| {
+        l.pointer(&la_pointer)
+            .and_then(Value::as_str)
+            .and_then(|s| serde_json::from_str(s).ok())
+    });
+    {
+        let mut objs: Vec<&mut Value> = desired
+            .into_iter()
+            .chain(live.as_deref_mut())
+            .chain(last_applied.as_mut())
+            .collect();
+        for obj in objs.iter_mut() {
+            fold_string_data(obj);
         }
-        for field in ["data", "stringData"] {
-            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
-                for v in map.values_mut() {
-                    let index = seen.iter().position(|s| s == v).unwrap_or_else(|| {
-                        seen.push(v.clone());
-                        seen.len() - 1
-                    });
-                    *v = Value::String("+".repeat(8 + index));
+        let mut keys: Vec<String> = Vec::new();
+        for obj in &objs {
+            for k in obj
+                .get("data")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|d| d.keys())
+            {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
                 }
+            }
+        }
+        for key in &keys {
+            let mut seen: Vec<Value> = Vec::new();
+            for obj in objs.iter_mut() {
+                let Some(v) = obj
+                    .get_mut("data")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|d| d.get_mut(key))
+                else {
+                    continue;
+                };
+                if v.is_null() {
+                    continue;
+                }
+                let index = seen.iter().position(|s| s == v).unwrap_or_else(|| {
+                    seen.push(v.clone());
+                    seen.len() - 1
+                });
+                *v = Value::String("+".repeat(8 + 4 * index));
+            }
+        }
+    }
+    if let Some(live) = live
+        && let Some(slot) = live.pointer_mut(&la_pointer)
+    {
+        // The masked last-applied configuration, or nothing if it didn't parse (it may hold values).
+        *slot = Value::String(
+            last_applied
+                .map(|la| la.to_string())
+                .unwrap_or_else(|| "++++++++".to_string()),
+        );
+    }
+}
+
+/// Moves a Secret's `stringData` into `data`, base64-encoded (Argo CD's `NormalizeSecret`).
+fn fold_string_data(obj: &mut Value) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(string_data)) = map.remove("stringData") {
+        let data = map
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !data.is_object() {
+            *data = Value::Object(Map::new());
+        }
+        if let Some(data) = data.as_object_mut() {
+            for (k, v) in string_data {
+                let v = match v {
+                    Value::String(text) => {
+                        Value::String(base64::engine::general_purpose::STANDARD.encode(text))
+                    }
+                    other => other,
+                };
+                data.insert(k, v);
             }
         }
     }
@@ -303,6 +387,39 @@ mod tests {
         assert!(!diff.contains("-  user:"), "{diff}");
         assert_eq!(desired["data"]["user"], live["data"]["user"]);
         assert_ne!(desired["data"]["password"], live["data"]["password"]);
+    }
+
+    #[test]
+    fn masks_follow_argo_cd_per_key_and_cover_string_data_and_last_applied() {
+        let mut desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+            "stringData": {"password": "new-pass", "token": "t"}});
+        let last = json!({"apiVersion": "v1", "kind": "Secret", "data": {"password": "b2xkLXBhc3M=", "old": "eA=="}});
+        let mut live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": last.to_string()}},
+            "data": {"password": "b2xkLXBhc3M=", "token": "dA=="}});
+        mask_secrets(Some(&mut desired), Some(&mut live));
+        assert!(desired.get("stringData").is_none());
+        assert_eq!(desired["data"]["password"], "++++++++");
+        assert_eq!(live["data"]["password"], "++++++++++++");
+        assert_eq!(desired["data"]["token"], "++++++++");
+        assert_eq!(live["data"]["token"], "++++++++");
+        let la =
+            live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .as_str()
+                .expect("kept");
+        let la: Value = serde_json::from_str(la).expect("json");
+        assert_eq!(
+            la["data"],
+            json!({"password": "++++++++++++", "old": "++++++++"})
+        );
+        let all = format!("{desired}{live}");
+        for secret in ["new-pass", "bmV3LXBhc3M=", "b2xkLXBhc3M=", "dA==", "eA=="] {
+            assert!(!all.contains(secret), "{all}");
+        }
+        // Not a Secret: untouched.
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "b"}});
+        mask_secrets(Some(&mut cm), None);
+        assert_eq!(cm["data"]["a"], "b");
     }
 
     #[test]
