@@ -22,16 +22,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::checkout::Checkout;
+use crate::creds::SecretString;
 use crate::error::{Error, redact, redact_str};
 use crate::revision::{self, RemoteRef, Resolved};
 use crate::url::{cache_key, redact_url};
 
-/// HTTPS credentials: a user name and a password or token (Argo CD's `username`/`password` fields).
-/// Its `Debug` output hides the password.
+/// Credentials for one repository: a user name and a password or token (Argo CD's
+/// `username`/`password`), an SSH private key, a TLS client certificate, the insecure flag, a proxy
+/// and the SSH known hosts. Its `Debug` output hides every secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
     password: String,
+    ssh_private_key: Option<SecretString>,
+    tls_client_cert: Option<(String, SecretString)>,
+    insecure: bool,
+    proxy: Option<(SecretString, String)>,
+    known_hosts: Option<Arc<str>>,
 }
 
 impl Credentials {
@@ -40,12 +47,140 @@ impl Credentials {
         Self {
             username: username.into(),
             password: password.into(),
+            ssh_private_key: None,
+            tls_client_cert: None,
+            insecure: false,
+            proxy: None,
+            known_hosts: None,
         }
+    }
+
+    /// No user name or password (for SSH keys, client certificates or flags alone).
+    pub fn none() -> Self {
+        Self::basic("", "")
     }
 
     /// The password or token.
     pub fn password(&self) -> &str {
         &self.password
+    }
+
+    /// With an SSH private key (PEM/OpenSSH format), used for `ssh://` and `user@host:path` URLs.
+    pub fn with_ssh_private_key(mut self, key: impl Into<SecretString>) -> Self {
+        self.ssh_private_key = Some(key.into());
+        self
+    }
+
+    /// With a TLS client certificate (PEM chain, leaf first) and its PEM private key, for https.
+    pub fn with_tls_client_cert(
+        mut self,
+        cert: impl Into<String>,
+        key: impl Into<SecretString>,
+    ) -> Self {
+        self.tls_client_cert = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Skip TLS certificate verification (https) and host key checking (ssh), as Argo CD's
+    /// `insecure`.
+    pub fn insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// Whether TLS verification and host key checking are off.
+    pub fn is_insecure(&self) -> bool {
+        self.insecure
+    }
+
+    /// With an HTTP(S) proxy URL and the hosts (comma-separated) that bypass it.
+    pub fn with_proxy(
+        mut self,
+        proxy: impl Into<SecretString>,
+        no_proxy: impl Into<String>,
+    ) -> Self {
+        self.proxy = Some((proxy.into(), no_proxy.into()));
+        self
+    }
+
+    /// With SSH known hosts (`known_hosts` format) to check host keys against; without, ssh's own
+    /// files (`~/.ssh/known_hosts`, `/etc/ssh/ssh_known_hosts`) are used.
+    pub fn with_known_hosts(mut self, known_hosts: impl Into<Arc<str>>) -> Self {
+        self.known_hosts = Some(known_hosts.into());
+        self
+    }
+
+    pub(crate) fn ssh_private_key(&self) -> Option<&SecretString> {
+        self.ssh_private_key.as_ref()
+    }
+
+    pub(crate) fn tls_client_cert(&self) -> Option<&(String, SecretString)> {
+        self.tls_client_cert.as_ref()
+    }
+
+    pub(crate) fn proxy(&self) -> Option<&(SecretString, String)> {
+        self.proxy.as_ref()
+    }
+
+    pub(crate) fn known_hosts(&self) -> Option<&Arc<str>> {
+        self.known_hosts.as_ref()
+    }
+
+    /// Every secret value, for redaction. A user name alone may be a token
+    /// (`https://TOKEN@host`): then it is a secret too.
+    fn secrets(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if self.password.is_empty() {
+            if self.ssh_private_key.is_none() {
+                out.push(self.username.as_str());
+            }
+        } else {
+            out.push(self.password.as_str());
+        }
+        if let Some(k) = &self.ssh_private_key {
+            out.push(k.expose());
+        }
+        if let Some((_, k)) = &self.tls_client_cert {
+            out.push(k.expose());
+        }
+        if let Some((p, _)) = &self.proxy {
+            out.push(p.expose());
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    fn fingerprint(&self, h: &mut sha2::Sha256) {
+        use sha2::Digest;
+        let mut field = |b: &[u8]| {
+            h.update((b.len() as u64).to_le_bytes());
+            h.update(b);
+        };
+        field(self.username.as_bytes());
+        field(self.password.as_bytes());
+        field(
+            self.ssh_private_key
+                .as_ref()
+                .map(|k| k.expose())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        let (cert, key) = self
+            .tls_client_cert
+            .as_ref()
+            .map(|(c, k)| (c.as_str(), k.expose()))
+            .unwrap_or_default();
+        field(cert.as_bytes());
+        field(key.as_bytes());
+        field(&[u8::from(self.insecure)]);
+        let (proxy, no_proxy) = self
+            .proxy
+            .as_ref()
+            .map(|(p, n)| (p.expose(), n.as_str()))
+            .unwrap_or_default();
+        field(proxy.as_bytes());
+        field(no_proxy.as_bytes());
+        field(self.known_hosts.as_deref().unwrap_or_default().as_bytes());
     }
 }
 
@@ -54,6 +189,17 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &"***")
+            .field(
+                "ssh_private_key",
+                &self.ssh_private_key.as_ref().map(|_| "***"),
+            )
+            .field(
+                "tls_client_cert",
+                &self.tls_client_cert.as_ref().map(|_| "***"),
+            )
+            .field("insecure", &self.insecure)
+            .field("proxy", &self.proxy.as_ref().map(|_| "***"))
+            .field("known_hosts", &self.known_hosts.is_some())
             .finish()
     }
 }
@@ -70,11 +216,25 @@ impl Source {
     /// A repository by URL (`https://…`, `http://…`, `file://…` or a local path).
     pub fn new(url: &str) -> Self {
         let url = url.trim();
-        let credentials = embedded_credentials(url);
-        Self {
-            url: redact_url(url),
-            credentials,
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Self {
+                url: redact_url(url),
+                credentials: embedded_credentials(url),
+            }
+        } else {
+            // For ssh the user name (`git@host`) is part of the address, not a secret; a password
+            // is dropped (ssh never takes one from the URL).
+            Self {
+                url: crate::url::strip_password(url),
+                credentials: None,
+            }
         }
+    }
+
+    /// The credentials, if any.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
     }
 
     /// The same repository with these credentials.
@@ -92,25 +252,16 @@ impl Source {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         if let Some(c) = &self.credentials {
-            h.update(b"1\0");
-            h.update(c.username.as_bytes());
-            h.update(b"\0");
-            h.update(c.password.as_bytes());
+            h.update(b"1");
+            c.fingerprint(&mut h);
         }
         h.finalize().into()
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        // A user name alone may be a token (`https://TOKEN@host`): then it is a secret too.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
         self.credentials
             .iter()
-            .map(|c| {
-                if c.password.is_empty() {
-                    c.username.as_str()
-                } else {
-                    c.password.as_str()
-                }
-            })
+            .flat_map(Credentials::secrets)
             .collect()
     }
 }
@@ -309,9 +460,52 @@ impl RepoCache {
                 gix::remote::Direction::Fetch,
             )
             .map_err(|e| text(&e))?;
-        let mut connection = remote
-            .connect(gix::remote::Direction::Fetch)
+        let scheme = remote
+            .url(gix::remote::Direction::Fetch)
+            .map(|u| u.scheme.clone())
+            .unwrap_or(gix::url::Scheme::File);
+        // Kept alive until the connection is done: the ssh process reads the key from it.
+        let mut _ssh_files = None;
+        let mut connection = if scheme == gix::url::Scheme::Ssh {
+            let url = remote
+                .url(gix::remote::Direction::Fetch)
+                .cloned()
+                .ok_or_else(|| "no URL".to_owned())?;
+            let (options, files) =
+                crate::transport::ssh_options(&self.root.join("tmp"), source.credentials.as_ref())?;
+            _ssh_files = Some(files);
+            let transport = gix::protocol::transport::client::blocking_io::ssh::connect(
+                url,
+                gix::protocol::transport::Protocol::V2,
+                options,
+                false,
+            )
             .map_err(|e| text(&e))?;
+            remote.to_connection_with_transport(Box::new(transport)
+                as Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send>)
+        } else {
+            remote
+                .connect(gix::remote::Direction::Fetch)
+                .map_err(|e| text(&e))?
+        };
+        if matches!(scheme, gix::url::Scheme::Http | gix::url::Scheme::Https)
+            && let Some(c) = &source.credentials
+        {
+            connection.set_transport_options(Box::new(crate::transport::http_options(c)?));
+            // Sent with the first request (Argo CD's `forceHttpBasicAuth`, go-git's default):
+            // saves the 401 round trip of every fetch. Never part of the URL.
+            if !c.username.is_empty() || !c.password().is_empty() {
+                use gix::protocol::transport::client::TransportWithoutIO;
+                connection
+                    .transport_mut()
+                    .set_identity(gix::sec::identity::Account {
+                        username: c.username.clone(),
+                        password: c.password().to_owned(),
+                        oauth_refresh_token: None,
+                    })
+                    .map_err(|e| text(&e))?;
+            }
+        }
         let credentials = source.credentials.clone();
         if credentials.is_some() && source.url().starts_with("http://") {
             let host = source.url()["http://".len()..]

@@ -36,6 +36,12 @@ pub fn redact_url(url: &str) -> String {
     strip_userinfo(url.trim(), true)
 }
 
+/// The URL without a password (a user name stays), for ssh URLs where the user is part of the
+/// address.
+pub(crate) fn strip_password(url: &str) -> String {
+    strip_userinfo(url.trim(), false)
+}
+
 /// A file-system-safe cache key for a repository: the hex SHA-256 of its normalised URL. It never
 /// contains credentials, and every spelling of one repository maps to the same key.
 pub fn cache_key(url: &str) -> String {
