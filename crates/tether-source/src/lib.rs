@@ -19,7 +19,11 @@ pub mod matching;
 pub mod poller;
 pub mod webhook;
 
+pub use manifest_cache::{
+    ManifestCache, ManifestKey, Manifests, RenderError, params_digest, render_at_commit,
+};
 pub use matching::{CarryForward, MatchResult, Push, Refresh, affected_apps};
+pub use poller::{ChangeEvent, Poller, PollerConfig, RepoStatus, WatchedRepo};
 pub use webhook::{
     AppLister, Provider, WEBHOOK_PATH, WebhookConfig, WebhookEvent, WebhookSecrets, router,
 };
