@@ -1,0 +1,791 @@
+//! The cluster cache and the comparison against the real kube-apiserver of the testenv. One
+//! control plane for this binary; each test has its own namespace (and app names derived from
+//! it, since the cache sees the whole cluster).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::GroupVersionKind;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use tether_cluster::{
+    ApiResources, CacheEvent, CacheSettings, ClusterCache, CompareTarget, ResourceFilter, Tracking,
+    TrackingMethod, WatchScope,
+};
+use tether_health::{HealthChecker, LuaOverrides};
+use tether_model::annotations::{INSTANCE_LABEL, TRACKING_ID};
+use tether_model::application::{HealthStatusCode, SyncStatusCode};
+use tether_model::resource::ResourceKey;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn kinds(list: &[(&str, &str)]) -> WatchScope {
+    WatchScope::Kinds(
+        list.iter()
+            .map(|(g, k)| (g.to_string(), k.to_string()))
+            .collect(),
+    )
+}
+
+async fn start(settings: CacheSettings) -> Result<ClusterCache> {
+    let cache = ClusterCache::start(tether_testenv::client().await, settings).await?;
+    cache.wait_synced(WAIT).await?;
+    Ok(cache)
+}
+
+/// Polls `f` until it returns `Some`, failing after [`WAIT`] with `what`.
+async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the cache holds this object at least at `resource_version`.
+async fn cached_at(
+    cache: &ClusterCache,
+    key: (&str, &str, &str, &str),
+    resource_version: &str,
+) -> Result<Value> {
+    let (g, k, ns, n) = key;
+    eventually(&format!("{g}/{k} {ns}/{n} at {resource_version}"), || {
+        cache
+            .get(g, k, ns, n)
+            .filter(|o| at_least(o.resource_version(), resource_version))
+            .map(|o| o.value())
+    })
+    .await
+}
+
+/// Whether `rv` is `min` or newer. resourceVersions are opaque to clients, but the API server
+/// backed by etcd hands out increasing integers; the test relies on that (controllers may update
+/// an object again before the cache is looked at).
+fn at_least(rv: &str, min: &str) -> bool {
+    match (rv.parse::<u64>(), min.parse::<u64>()) {
+        (Ok(a), Ok(b)) => a >= b,
+        _ => rv == min,
+    }
+}
+
+async fn apply<K>(api: &Api<K>, obj: Value) -> Result<K>
+where
+    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .context("test object without name")?
+        .to_owned();
+    Ok(api
+        .patch(
+            &name,
+            &PatchParams::apply("tether-test").force(),
+            &Patch::Apply(&obj),
+        )
+        .await?)
+}
+
+fn tracked_cm(app: &str, ns: &str, name: &str, tracking_name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": name, "namespace": ns,
+                        "annotations": {TRACKING_ID: format!("{app}:/ConfigMap:{ns}/{tracking_name}")}},
+           "data": {"k": "v"}})
+}
+
+#[tokio::test]
+async fn discovery_knows_scope_versions_verbs_and_subresources() -> Result<()> {
+    let client = tether_testenv::client().await;
+    let api = ApiResources::discover(&client).await?;
+    let deploy = api.preferred("apps", "Deployment").context("Deployment")?;
+    assert_eq!(deploy.resource.version, "v1");
+    assert_eq!(deploy.resource.plural, "deployments");
+    assert!(deploy.namespaced);
+    assert!(deploy.is_watchable() && deploy.supports("patch"));
+    for sub in ["status", "scale"] {
+        assert!(deploy.subresources.iter().any(|s| s == sub), "{sub}");
+    }
+    let ns = api.preferred("", "Namespace").context("Namespace")?;
+    assert!(!ns.namespaced);
+    let gvk = GroupVersionKind::gvk("batch", "v1", "CronJob");
+    assert_eq!(
+        api.resolve(&gvk).map(|i| i.resource.plural.as_str()),
+        Some("cronjobs")
+    );
+    assert!(api.preferred("example.com", "Nothing").is_none());
+    assert_eq!(
+        api.is_namespaced("rbac.authorization.k8s.io", "ClusterRole"),
+        Some(false)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn cache_sees_create_update_and_delete() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let cache = start(CacheSettings {
+        scope: kinds(&[("", "ConfigMap")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    let mut events = cache.subscribe();
+    let cms: Api<ConfigMap> = ns.api();
+    let app = format!("app-{}", ns.name());
+    let mut obj = tracked_cm(&app, ns.name(), "settings", "settings");
+    obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
+        json!("{\"secret\": \"big\"}");
+    let created = apply(&cms, obj.clone()).await?;
+    let rv = created.resource_version().context("rv")?;
+    let cached = cached_at(&cache, ("", "ConfigMap", ns.name(), "settings"), &rv).await?;
+    assert_eq!(cached["data"]["k"], "v");
+    assert_eq!(cached["apiVersion"], "v1");
+    // Stored compactly: no managedFields, no last-applied.
+    assert!(cached["metadata"].get("managedFields").is_none());
+    assert!(
+        cached["metadata"]["annotations"]
+            .get("kubectl.kubernetes.io/last-applied-configuration")
+            .is_none()
+    );
+    assert_eq!(
+        cache
+            .app_objects(&app)
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect::<Vec<_>>(),
+        ["settings"]
+    );
+
+    obj["data"]["k"] = json!("changed");
+    let updated = apply(&cms, obj).await?;
+    let rv = updated.resource_version().context("rv")?;
+    let cached = cached_at(&cache, ("", "ConfigMap", ns.name(), "settings"), &rv).await?;
+    assert_eq!(cached["data"]["k"], "changed");
+
+    cms.delete("settings", &DeleteParams::default()).await?;
+    eventually("the delete", || {
+        cache
+            .get("", "ConfigMap", ns.name(), "settings")
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    assert!(cache.app_objects(&app).is_empty());
+
+    // The same three changes came as events, in order.
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        match e {
+            CacheEvent::Applied(o) if o.namespace() == ns.name() => {
+                seen.push(format!("applied {}", o.value()["data"]["k"]))
+            }
+            CacheEvent::Deleted(o) if o.namespace() == ns.name() => {
+                seen.push(format!("deleted {}", o.name()))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        ["applied \"v\"", "applied \"changed\"", "deleted settings"]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn managed_fields_are_kept_when_asked() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let cache = start(CacheSettings {
+        scope: kinds(&[("", "ConfigMap")]),
+        keep_managed_fields: true,
+        ..CacheSettings::default()
+    })
+    .await?;
+    let cms: Api<ConfigMap> = ns.api();
+    let created = apply(&cms, tracked_cm("x", ns.name(), "mf", "mf")).await?;
+    let cached = cached_at(
+        &cache,
+        ("", "ConfigMap", ns.name(), "mf"),
+        &created.resource_version().context("rv")?,
+    )
+    .await?;
+    let managers: Vec<&str> = cached["metadata"]["managedFields"]
+        .as_array()
+        .context("managedFields kept")?
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert_eq!(managers, ["tether-test"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_crd_created_at_runtime_is_discovered_and_watched() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let cache = start(CacheSettings::default()).await?;
+    let group = format!("{}.tether.test", ns.name());
+    assert!(!cache.is_watched(&group, "Widget"));
+    let crds: Api<CustomResourceDefinition> = Api::all(ns.client());
+    let crd_name = format!("widgets.{group}");
+    apply(
+        &crds,
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": crd_name},
+           "spec": {"group": group, "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": true, "storage": true,
+                                  "schema": {"openAPIV3Schema": {"type": "object",
+                                      "x-kubernetes-preserve-unknown-fields": true}}}]}}),
+    )
+    .await?;
+    eventually("the Widget watch", || {
+        cache.is_kind_synced(&group, "Widget").then_some(())
+    })
+    .await?;
+    let info = cache
+        .discovery()
+        .current()
+        .preferred(&group, "Widget")
+        .cloned()
+        .context("Widget discovered")?;
+    assert!(info.namespaced);
+
+    let widgets: Api<DynamicObject> = Api::namespaced_with(ns.client(), ns.name(), &info.resource);
+    let created = apply(
+        &widgets,
+        json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+               "metadata": {"name": "w1", "namespace": ns.name(),
+                            "annotations": {TRACKING_ID: format!("w-{}:{group}/Widget:{}/w1", ns.name(), ns.name())}},
+               "spec": {"size": 3}}),
+    )
+    .await?;
+    let cached = cached_at(
+        &cache,
+        (&group, "Widget", ns.name(), "w1"),
+        &created.resource_version().context("rv")?,
+    )
+    .await?;
+    assert_eq!(cached["spec"]["size"], 3);
+    assert_eq!(cache.app_objects(&format!("w-{}", ns.name())).len(), 1);
+
+    crds.delete(&crd_name, &DeleteParams::default()).await?;
+    eventually("the Widget watch to stop", || {
+        (!cache.is_watched(&group, "Widget")).then_some(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn exclusions_and_inclusions_are_honoured() -> Result<()> {
+    let excluded = ResourceFilter::from_yaml(
+        r#"
+- apiGroups: [""]
+  kinds: ["ConfigMap"]
+  clusters: ["*"]
+- apiGroups: ["batch"]
+"#,
+        "",
+    )?;
+    let cache = start(CacheSettings {
+        filter: excluded,
+        ..CacheSettings::default()
+    })
+    .await?;
+    assert!(!cache.is_watched("", "ConfigMap"));
+    assert!(!cache.is_watched("batch", "Job"));
+    assert!(!cache.is_watched("", "Event"), "built-in exclusion");
+    assert!(cache.is_watched("", "Secret"));
+    assert!(cache.is_watched("apps", "Deployment"));
+    drop(cache);
+
+    // A rule for another cluster does not apply here.
+    let other_cluster = ResourceFilter::from_yaml(
+        "- kinds: [\"Secret\"]\n  clusters: [\"https://prod.*\"]",
+        "",
+    )?;
+    let included = ResourceFilter::from_yaml("", "- apiGroups: [\"apps\"]")?;
+    let a = start(CacheSettings {
+        filter: other_cluster,
+        scope: kinds(&[("", "Secret")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    assert!(a.is_watched("", "Secret"));
+    let b = start(CacheSettings {
+        filter: included,
+        ..CacheSettings::default()
+    })
+    .await?;
+    assert!(b.is_watched("apps", "Deployment"));
+    assert!(!b.is_watched("", "Secret"));
+    assert!(!b.is_watched("batch", "Job"));
+    // An excluded kind is never watched on demand either.
+    assert!(!b.ensure_watched("", "Secret", WAIT).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tracking_methods_and_copied_annotations() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let app = format!("t-{}", ns.name());
+    let n = ns.name();
+    let cms: Api<ConfigMap> = ns.api();
+    // Tracked by annotation.
+    apply(&cms, tracked_cm(&app, n, "own", "own")).await?;
+    // The same annotation copied onto another object: not tracked.
+    apply(&cms, tracked_cm(&app, n, "copy", "own")).await?;
+    // Tracked by label only.
+    apply(
+        &cms,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "labelled", "namespace": n, "labels": {INSTANCE_LABEL: app}}}),
+    )
+    .await?;
+    // Tracked by a custom label only.
+    let last = apply(
+        &cms,
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "custom", "namespace": n, "labels": {"example.com/app": app}}}),
+    )
+    .await?;
+    let rv = last.resource_version().context("rv")?;
+
+    let names = |cache: &ClusterCache| {
+        let mut v: Vec<String> = cache
+            .app_objects(&app)
+            .iter()
+            .map(|o| o.name().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    for (method, label_key, expected) in [
+        (TrackingMethod::Annotation, INSTANCE_LABEL, vec!["own"]),
+        (
+            TrackingMethod::AnnotationAndLabel,
+            INSTANCE_LABEL,
+            vec!["own"],
+        ),
+        (TrackingMethod::Label, INSTANCE_LABEL, vec!["labelled"]),
+        (TrackingMethod::Label, "example.com/app", vec!["custom"]),
+    ] {
+        let cache = start(CacheSettings {
+            scope: kinds(&[("", "ConfigMap")]),
+            tracking: Tracking {
+                method,
+                label_key: label_key.to_owned(),
+                installation_id: None,
+            },
+            ..CacheSettings::default()
+        })
+        .await?;
+        cached_at(&cache, ("", "ConfigMap", n, "custom"), &rv).await?;
+        assert_eq!(names(&cache), expected, "{method:?} {label_key}");
+    }
+    Ok(())
+}
+
+fn desired_objects(ns: &str) -> Vec<Value> {
+    vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "annotations": {"argocd.argoproj.io/sync-wave": "1"}},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
+                                              "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}}}]}}}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns},
+               "data": {"mode": "prod"}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
+               "stringData": {"password": "hunter2"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+               "metadata": {"name": format!("{ns}-reader"), "namespace": "ignored"},
+               "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]}),
+    ]
+}
+
+/// Applies desired objects as a sync would (they come out of `compare` with namespace and
+/// tracking set) and waits for the cache to see them.
+async fn apply_all(client: &Client, cache: &ClusterCache, objs: &[Value]) -> Result<()> {
+    for obj in objs {
+        let key = ResourceKey::from_object(obj).context("key")?;
+        let info = cache
+            .discovery()
+            .current()
+            .preferred(&key.group, &key.kind)
+            .cloned()
+            .context("kind served")?;
+        let api: Api<DynamicObject> = if key.namespace.is_empty() {
+            Api::all_with(client.clone(), &info.resource)
+        } else {
+            Api::namespaced_with(client.clone(), &key.namespace, &info.resource)
+        };
+        let applied = apply(&api, obj.clone()).await?;
+        cached_at(
+            cache,
+            (&key.group, &key.kind, &key.namespace, &key.name),
+            &applied.resource_version().context("rv")?,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn compare_detects_a_live_edit_and_its_revert() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let n = ns.name();
+    let cache = start(CacheSettings {
+        scope: kinds(&[("", "ConfigMap")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    let health = HealthChecker::new(LuaOverrides::new());
+    let target = CompareTarget::new(&format!("c-{n}"), n);
+
+    // Nothing exists yet: everything OutOfSync and Missing.
+    let first = cache.compare(desired_objects(n), &target, &health).await?;
+    assert_eq!(first.sync_status, SyncStatusCode::OutOfSync);
+    assert_eq!(first.health, HealthStatusCode::Missing);
+    let keys: Vec<String> = first.resources.iter().map(|r| r.key.to_string()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("/ConfigMap/{n}/settings"),
+            format!("/Secret/{n}/creds"),
+            format!("apps/Deployment/{n}/web"),
+            format!("rbac.authorization.k8s.io/ClusterRole//{n}-reader"),
+        ]
+    );
+    let web = first
+        .get(&ResourceKey::new("apps", "Deployment", n, "web"))
+        .context("web")?;
+    assert_eq!(web.status.sync_wave, Some(1));
+    assert_eq!(web.status.version.as_deref(), Some("v1"));
+    assert_eq!(web.status.status, Some(SyncStatusCode::OutOfSync));
+    assert_eq!(
+        web.status.health.as_ref().map(|h| h.status),
+        Some(HealthStatusCode::Missing)
+    );
+    // Desired objects come back with the defaulted namespace and the tracking annotation.
+    let desired = first
+        .resources
+        .iter()
+        .map(|r| r.desired.clone().expect("desired"));
+    let desired: Vec<Value> = desired.collect();
+    assert!(
+        desired
+            .iter()
+            .all(|d| d["metadata"]["annotations"][TRACKING_ID].is_string())
+    );
+    assert!(desired[3]["metadata"].get("namespace").is_none());
+
+    // Apply them (what a sync does), then compare: Synced.
+    apply_all(&ns.client(), &cache, &desired).await?;
+    let synced = cache.compare(desired_objects(n), &target, &health).await?;
+    for r in &synced.resources {
+        assert_eq!(
+            r.status.status,
+            Some(SyncStatusCode::Synced),
+            "{}: {}",
+            r.key,
+            r.diff.unified
+        );
+    }
+    assert_eq!(synced.sync_status, SyncStatusCode::Synced);
+    assert_ne!(synced.health, HealthStatusCode::Missing);
+    // The kinds compare needed are watched now, on demand.
+    assert!(cache.is_watched("apps", "Deployment"));
+
+    // A manual edit of a managed field: OutOfSync, with the diff.
+    let deployments: Api<Deployment> = ns.api();
+    let edited = deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await?;
+    cached_at(
+        &cache,
+        ("apps", "Deployment", n, "web"),
+        &edited.resource_version().context("rv")?,
+    )
+    .await?;
+    let drifted = cache.compare(desired_objects(n), &target, &health).await?;
+    assert_eq!(drifted.sync_status, SyncStatusCode::OutOfSync);
+    let web = drifted
+        .get(&ResourceKey::new("apps", "Deployment", n, "web"))
+        .context("web")?;
+    assert_eq!(web.status.status, Some(SyncStatusCode::OutOfSync));
+    assert!(
+        web.diff.unified.contains("-  replicas: 3"),
+        "{}",
+        web.diff.unified
+    );
+    assert!(
+        web.diff.unified.contains("+  replicas: 1"),
+        "{}",
+        web.diff.unified
+    );
+    let others_synced = drifted
+        .resources
+        .iter()
+        .filter(|r| r.key.kind != "Deployment")
+        .all(|r| r.status.status == Some(SyncStatusCode::Synced));
+    assert!(others_synced);
+
+    // ignoreDifferences on the field hides the drift.
+    let mut ignoring = target.clone();
+    ignoring.ignore_differences = serde_json::from_value(json!([
+        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}
+    ]))?;
+    let ignored = cache
+        .compare(desired_objects(n), &ignoring, &health)
+        .await?;
+    assert_eq!(ignored.sync_status, SyncStatusCode::Synced);
+
+    // A changed secret value is a difference, and its value never shows.
+    let secrets: Api<Secret> = ns.api();
+    let s = secrets
+        .patch(
+            "creds",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"password": "letmein"}})),
+        )
+        .await?;
+    cached_at(
+        &cache,
+        ("", "Secret", n, "creds"),
+        &s.resource_version().context("rv")?,
+    )
+    .await?;
+    let result = cache.compare(desired_objects(n), &target, &health).await?;
+    let creds = result
+        .get(&ResourceKey::new("", "Secret", n, "creds"))
+        .context("creds")?;
+    assert_eq!(creds.status.status, Some(SyncStatusCode::OutOfSync));
+    for r in &result.resources {
+        let all = format!(
+            "{} {} {}",
+            r.diff.unified, r.diff.normalized_live, r.diff.predicted_live
+        );
+        for secret in ["hunter2", "letmein", "aHVudGVyMg", "bGV0bWVpbg"] {
+            assert!(!all.contains(secret), "{} shows a secret: {all}", r.key);
+        }
+    }
+
+    // Revert (as a sync would): Synced again.
+    let desired: Vec<Value> = result
+        .resources
+        .iter()
+        .filter_map(|r| r.desired.clone())
+        .collect();
+    apply_all(&ns.client(), &cache, &desired).await?;
+    let reverted = cache.compare(desired_objects(n), &target, &health).await?;
+    assert_eq!(reverted.sync_status, SyncStatusCode::Synced);
+
+    // Health follows the Deployment's rollout on the simulated node.
+    let healthy = async {
+        loop {
+            let r = cache.compare(desired_objects(n), &target, &health).await?;
+            if r.health == HealthStatusCode::Healthy {
+                return anyhow::Ok(r);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let r = tokio::time::timeout(WAIT, healthy)
+        .await
+        .context("the Deployment never became Healthy")??;
+    let web = r
+        .get(&ResourceKey::new("apps", "Deployment", n, "web"))
+        .context("web")?;
+    assert_eq!(
+        web.status.health.as_ref().map(|h| h.status),
+        Some(HealthStatusCode::Healthy)
+    );
+
+    let crs: Api<DynamicObject> = Api::all_with(
+        ns.client(),
+        &cache
+            .discovery()
+            .current()
+            .preferred("rbac.authorization.k8s.io", "ClusterRole")
+            .context("ClusterRole")?
+            .resource,
+    );
+    crs.delete(&format!("{n}-reader"), &DeleteParams::default())
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn prune_candidates_are_exactly_the_apps_leftovers() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let n = ns.name();
+    let app = format!("p-{n}");
+    let cache = start(CacheSettings {
+        scope: kinds(&[("", "ConfigMap")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    let health = HealthChecker::new(LuaOverrides::new());
+    let target = CompareTarget::new(&app, n);
+    let cms: Api<ConfigMap> = ns.api();
+    let mut leftovers = Vec::new();
+    // Desired and live.
+    leftovers.push(apply(&cms, tracked_cm(&app, n, "kept", "kept")).await?);
+    // Tracked for this app, not desired: prune.
+    leftovers.push(apply(&cms, tracked_cm(&app, n, "old", "old")).await?);
+    // Tracked for this app but marked IgnoreExtraneous: prune candidate, app stays Synced.
+    let mut extraneous = tracked_cm(&app, n, "extra", "extra");
+    extraneous["metadata"]["annotations"]["argocd.argoproj.io/compare-options"] =
+        json!("IgnoreExtraneous");
+    leftovers.push(apply(&cms, extraneous).await?);
+    // Another app's object, an untracked one, a copied annotation: never.
+    leftovers.push(
+        apply(
+            &cms,
+            tracked_cm(&format!("other-{n}"), n, "theirs", "theirs"),
+        )
+        .await?,
+    );
+    leftovers.push(
+        apply(
+            &cms,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "untracked", "namespace": n}}),
+        )
+        .await?,
+    );
+    leftovers.push(apply(&cms, tracked_cm(&app, n, "copied", "old")).await?);
+    // A hook left behind: listed as a hook, not pruned.
+    let mut hook = tracked_cm(&app, n, "hook", "hook");
+    hook["metadata"]["annotations"]["argocd.argoproj.io/hook"] = json!("PreSync");
+    leftovers.push(apply(&cms, hook).await?);
+    for cm in &leftovers {
+        cached_at(
+            &cache,
+            ("", "ConfigMap", n, &cm.name_any()),
+            &cm.resource_version().context("rv")?,
+        )
+        .await?;
+    }
+
+    let desired = vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "kept"}, "data": {"k": "v"}})];
+    let result = cache.compare(desired, &target, &health).await?;
+    let prune: Vec<&str> = result
+        .prune_candidates()
+        .map(|r| r.key.name.as_str())
+        .collect();
+    assert_eq!(prune, ["extra", "old"]);
+    let listed: Vec<&str> = result
+        .resources
+        .iter()
+        .map(|r| r.key.name.as_str())
+        .collect();
+    assert_eq!(listed, ["extra", "hook", "kept", "old"]);
+    let hook = &result.resources[1].status;
+    assert_eq!(
+        (hook.hook, hook.status, hook.requires_pruning),
+        (Some(true), None, None)
+    );
+    assert_eq!(
+        result.resources[2].status.status,
+        Some(SyncStatusCode::Synced)
+    );
+    assert_eq!(
+        result.sync_status,
+        SyncStatusCode::OutOfSync,
+        "`old` needs pruning"
+    );
+
+    cms.delete("old", &DeleteParams::default()).await?;
+    eventually("the delete", || {
+        cache.get("", "ConfigMap", n, "old").is_none().then_some(())
+    })
+    .await?;
+    let desired = vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+                              "metadata": {"name": "kept"}, "data": {"k": "v"}})];
+    let result = cache.compare(desired, &target, &health).await?;
+    assert_eq!(
+        result
+            .prune_candidates()
+            .map(|r| r.key.name.as_str())
+            .collect::<Vec<_>>(),
+        ["extra"]
+    );
+    assert_eq!(
+        result.sync_status,
+        SyncStatusCode::Synced,
+        "IgnoreExtraneous"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn excluded_and_bad_desired_objects() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let cache = start(CacheSettings {
+        filter: ResourceFilter::from_yaml("- kinds: [\"Secret\"]", "")?,
+        scope: kinds(&[("", "ConfigMap")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    let health = HealthChecker::new(LuaOverrides::new());
+    let target = CompareTarget::new("x", ns.name());
+    let result = cache
+        .compare(
+            vec![json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})],
+            &target,
+            &health,
+        )
+        .await?;
+    assert!(result.resources.is_empty());
+    assert!(
+        result.warnings[0].contains("excluded"),
+        "{:?}",
+        result.warnings
+    );
+
+    let err = cache
+        .compare(
+            vec![
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok"}}),
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}),
+            ],
+            &target,
+            &health,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "desired object #1 (/ConfigMap <no name>): metadata.name is required"
+    );
+
+    // A kind the server does not serve (a CR before its CRD): namespaced, Missing, OutOfSync.
+    let result = cache
+        .compare(
+            vec![
+                json!({"apiVersion": "nothing.tether.test/v1", "kind": "Gadget",
+                        "metadata": {"name": "g"}}),
+            ],
+            &target,
+            &health,
+        )
+        .await?;
+    let g = &result.resources[0];
+    assert_eq!(g.key.namespace, ns.name());
+    assert_eq!(g.status.status, Some(SyncStatusCode::OutOfSync));
+    Ok(())
+}
