@@ -514,6 +514,24 @@ impl<'a> Exec<'a> {
                 Ok(Val::plain(Value::Nil))
             }
             Value::Map(m) => {
+                if let Some(o) = m.methods() {
+                    let mut args = Vec::new();
+                    if let Some((cmd, fin)) = call.as_ref().filter(|_| has_args) {
+                        let at = f.at;
+                        for a in &cmd.args[1..] {
+                            args.push(self.eval_arg_any(f, dot, a)?.v);
+                        }
+                        if let Some(fv) = fin {
+                            args.push(fv.v.clone());
+                        }
+                        f.at = at;
+                    }
+                    if let Some(r) = o.call(name, &args) {
+                        return r
+                            .map(Val::plain)
+                            .map_err(|e| self.err(f, format!("error calling {name}: {e}")));
+                    }
+                }
                 if has_args {
                     return Err(self.err(f, format!("{name} is not a method but has arguments")));
                 }

@@ -127,9 +127,10 @@ fn write_value(out: &mut String, v: &Value, o: &JsonOpts, depth: usize) -> Resul
             newline(out, o, depth);
             out.push('}');
         }
-        Value::Object(obj) => match obj.display() {
-            Some(s) => write_str(out, &s, o.escape_html),
-            None => out.push_str("{}"),
+        Value::Object(obj) => match (obj.marshal(), obj.display()) {
+            (Some(v), _) => write_value(out, &v, o, depth)?,
+            (None, Some(s)) => write_str(out, &s, o.escape_html),
+            (None, None) => out.push_str("{}"),
         },
     }
     Ok(())

@@ -26,6 +26,7 @@ pub type MapRef = Rc<MapData>;
 pub struct MapData {
     map: RefCell<BTreeMap<String, Value>>,
     named: Cell<Option<&'static str>>,
+    methods: RefCell<Option<Rc<dyn Object>>>,
 }
 
 impl MapData {
@@ -33,6 +34,7 @@ impl MapData {
         MapData {
             map: RefCell::new(m),
             named: Cell::new(None),
+            methods: RefCell::new(None),
         }
     }
     pub fn borrow(&self) -> Ref<'_, BTreeMap<String, Value>> {
@@ -48,6 +50,15 @@ impl MapData {
     /// Gives the map a named Go type.
     pub fn set_type_name(&self, name: Option<&'static str>) {
         self.named.set(name);
+    }
+    /// Methods of a named map type (Helm's `engine.files` has `Get`, `Glob`, ...): an [`Object`] whose
+    /// `call` is consulted before key lookup, as Go resolves methods before map keys.
+    pub fn set_methods(&self, methods: Option<Rc<dyn Object>>) {
+        *self.methods.borrow_mut() = methods;
+    }
+    /// The methods set by [`MapData::set_methods`].
+    pub fn methods(&self) -> Option<Rc<dyn Object>> {
+        self.methods.borrow().clone()
     }
 }
 
@@ -74,6 +85,11 @@ pub trait Object: fmt::Debug {
     }
     /// The `String()` method of a Go `fmt.Stringer`, used when printing.
     fn display(&self) -> Option<String> {
+        None
+    }
+    /// What `encoding/json` sees (a Go struct's JSON form, e.g. `chart.Metadata` with its json tags),
+    /// used by `toJson`/`toYaml`; `None` falls back to [`Object::display`].
+    fn marshal(&self) -> Option<Value> {
         None
     }
 }

@@ -197,9 +197,10 @@ fn value_to_ynode_depth(v: &Value, depth: usize) -> Result<YNode, String> {
             items.sort_by(|a, b| natural_cmp(&a.0, &b.0));
             YNode::Map(items)
         }
-        Value::Object(o) => match o.display() {
-            Some(s) => YNode::Str(s),
-            None => YNode::Map(Vec::new()),
+        Value::Object(o) => match (o.marshal(), o.display()) {
+            (Some(v), _) => value_to_ynode_depth(&v, depth + 1)?,
+            (None, Some(s)) => YNode::Str(s),
+            (None, None) => YNode::Map(Vec::new()),
         },
     })
 }

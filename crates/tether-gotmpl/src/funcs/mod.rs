@@ -20,7 +20,7 @@ mod helm;
 mod lists;
 mod math;
 mod regexp;
-mod semver;
+pub mod semver;
 mod strings;
 
 pub(crate) use conv::*;

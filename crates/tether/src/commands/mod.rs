@@ -4,5 +4,6 @@
 pub mod crds;
 pub mod health;
 pub mod render;
+pub mod render_helm;
 pub mod repo;
 pub mod validate;

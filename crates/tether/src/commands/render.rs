@@ -1,5 +1,5 @@
 //! `tether render`: render a source directory to Kubernetes manifests in-process, as Argo CD's
-//! repo-server would (Kustomize, plain directories and Jsonnet; Helm is not available yet).
+//! repo-server would (Helm charts, Kustomize, plain directories and Jsonnet).
 //!
 //! ```text
 //! tether render DIR                         # detect the source type as Argo CD does
@@ -10,7 +10,7 @@
 
 use anyhow::{Context, bail};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tether_render::{DirectorySettings, JsonnetVar, SourceType};
 
@@ -56,11 +56,8 @@ pub struct RenderArgs {
 /// The source types `tether render` knows.
 #[derive(Debug, clap::Subcommand)]
 pub enum RenderCommand {
-    /// Render a Helm chart (not available yet).
-    Helm {
-        /// Chart directory.
-        dir: PathBuf,
-    },
+    /// Render a Helm chart like `helm template`.
+    Helm(super::render_helm::HelmArgs),
     /// Build a kustomization, like `kubectl kustomize`.
     Kustomize(KustomizeArgs),
     /// Render a plain directory of manifests (and Jsonnet files).
@@ -191,21 +188,21 @@ fn render_directory(a: &DirectoryArgs) -> anyhow::Result<Vec<tether_render::Obje
     )?)
 }
 
-fn helm_unavailable(dir: &Path) -> anyhow::Error {
-    anyhow::anyhow!(
-        "`{}` is a Helm chart: rendering Helm sources is not available yet\nhint: Tether's Helm engine will provide `tether render helm`",
-        dir.display()
-    )
-}
-
 /// Runs `tether render`.
 pub fn run(args: RenderArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let objs = match (&args.command, &args.dir) {
-        (Some(RenderCommand::Helm { dir }), _) => return Err(helm_unavailable(dir)),
+        (Some(RenderCommand::Helm(h)), _) => {
+            super::render_helm::run(h, args.output, out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         (Some(RenderCommand::Kustomize(k)), _) => render_kustomize(k)?,
         (Some(RenderCommand::Directory(d)), _) => render_directory(d)?,
         (None, Some(dir)) => match tether_render::detect(dir, true) {
-            SourceType::Helm => return Err(helm_unavailable(dir)),
+            SourceType::Helm => {
+                let h = super::render_helm::HelmArgs::for_chart(dir.clone());
+                super::render_helm::run(&h, args.output, out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             SourceType::Kustomize => render_kustomize(&KustomizeArgs {
                 dir: dir.clone(),
                 load_restrictor: LoadRestrictorArg::RootOnly,
@@ -272,10 +269,10 @@ mod tests {
     }
 
     #[test]
-    fn helm_is_a_clear_error() {
-        let cli = Cli::parse_from(["render", "helm", "chart"]);
-        let err = run(cli.render, &mut Vec::new()).expect_err("helm unavailable");
-        assert!(err.to_string().contains("not available yet"));
+    fn helm_missing_chart_is_a_clear_error() {
+        let cli = Cli::parse_from(["render", "helm", "no-such-chart"]);
+        let err = run(cli.render, &mut Vec::new()).expect_err("missing chart");
+        assert!(err.to_string().contains("no-such-chart"), "{err}");
     }
 
     #[test]

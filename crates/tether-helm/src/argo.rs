@@ -1,0 +1,1 @@
+//! Argo CD's `source.helm` (see `tether_model::ApplicationSourceHelm`).

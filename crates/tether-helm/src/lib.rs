@@ -1,0 +1,462 @@
+//! Native Helm chart rendering, identical to `helm template` v3.17: chart loading ([`chart`]), values
+//! ([`values`], [`strvals`]), built-in objects ([`objects`]), Helm's engine order ([`engine`]) and its
+//! output sorting ([`sorter`]), on top of `tether-gotmpl`.
+//!
+//! ```no_run
+//! use tether_helm::{Renderer, RenderOptions, UserValues};
+//! let r = Renderer::load(std::path::Path::new("chart")).unwrap();
+//! let out = r.render(&UserValues::default(), &RenderOptions::default()).unwrap();
+//! print!("{}", out.text);
+//! ```
+//!
+//! [`Renderer`] holds a loaded chart (it is `Send + Sync`) and caches the parsed template set, so
+//! rendering the same chart again only executes templates.
+
+pub mod argo;
+pub mod chart;
+pub mod engine;
+pub mod ignore;
+pub mod objects;
+pub mod schema;
+pub mod semver;
+pub mod sorter;
+pub mod strvals;
+pub mod values;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tether_gotmpl::{MapRef, Value};
+
+pub use chart::{Chart, load, load_archive, load_dir};
+pub use sorter::Manifest;
+
+/// Errors, worded as `helm template` prints them after `Error: `.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum Error {
+    /// The chart could not be loaded (Chart.yaml, values.yaml, archive, `.helmignore`).
+    #[error("{0}")]
+    Load(String),
+    /// Values: value files, `--set` forms, coalescing, schema.
+    #[error("{0}")]
+    Values(String),
+    /// Dependencies missing from `charts/`.
+    #[error("{0}")]
+    Dependencies(String),
+    /// Template parsing, execution or output parsing.
+    #[error("{0}")]
+    Render(String),
+    /// Options (kube version, chart type, ...).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The message without the variant.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Reads a `--set-file` path.
+pub type FileReader = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
+
+/// User-supplied values, in Helm's categories (applied in this order, whatever the flag order).
+#[derive(Clone, Default)]
+pub struct UserValues {
+    /// `-f` files: (name for errors, content).
+    pub files: Vec<(String, String)>,
+    /// `--set-json`.
+    pub set_json: Vec<String>,
+    /// `--set`.
+    pub set: Vec<String>,
+    /// `--set-string`.
+    pub set_string: Vec<String>,
+    /// `--set-file`: expressions and the reader for their paths.
+    pub set_file: Vec<String>,
+    pub file_reader: Option<FileReader>,
+    /// `--set-literal`.
+    pub set_literal: Vec<String>,
+}
+
+impl std::fmt::Debug for UserValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserValues")
+            .field(
+                "files",
+                &self.files.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            )
+            .field("set", &self.set.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserValues {
+    /// Merges them as Helm's `values.Options.MergeValues`.
+    pub fn merge(&self) -> Result<MapRef, Error> {
+        let mut base = values::new_map();
+        for (name, text) in &self.files {
+            let v = Value::from_yaml_str(text)
+                .map_err(|e| Error::Values(format!("failed to parse {name}: {e}")))?;
+            let m = match v {
+                Value::Map(m) => m,
+                Value::Nil => values::new_map(),
+                _ => {
+                    return Err(Error::Values(format!(
+                        "failed to parse {name}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {{}}"
+                    )));
+                }
+            };
+            base = values::merge_maps(&base, &m);
+        }
+        for s in &self.set_json {
+            let t = s.trim();
+            if t.starts_with('{') {
+                let j: serde_json::Value = serde_json::from_str(t).map_err(|_| {
+                    Error::Values(format!("failed parsing --set-json data JSON: {s}"))
+                })?;
+                let Value::Map(m) = Value::from_json(&j) else {
+                    return Err(Error::Values(format!(
+                        "failed parsing --set-json data JSON: {s}"
+                    )));
+                };
+                base = values::merge_maps(&base, &m);
+            } else {
+                strvals::parse_json(s, &base)
+                    .map_err(|_| Error::Values(format!("failed parsing --set-json data {s}")))?;
+            }
+        }
+        for s in &self.set {
+            strvals::parse_into(s, &base)
+                .map_err(|e| Error::Values(format!("failed parsing --set data: {e}")))?;
+        }
+        for s in &self.set_string {
+            strvals::parse_into_string(s, &base)
+                .map_err(|e| Error::Values(format!("failed parsing --set-string data: {e}")))?;
+        }
+        if !self.set_file.is_empty() {
+            let default_reader: FileReader = Arc::new(|p: &str| {
+                std::fs::read_to_string(p).map_err(|e| format!("open {p}: {e}"))
+            });
+            let reader = self.file_reader.clone().unwrap_or(default_reader);
+            for s in &self.set_file {
+                strvals::parse_into_file(s, &base, &*reader)
+                    .map_err(|e| Error::Values(format!("failed parsing --set-file data: {e}")))?;
+            }
+        }
+        for s in &self.set_literal {
+            strvals::parse_literal_into(s, &base)
+                .map_err(|e| Error::Values(format!("failed parsing --set-literal data: {e}")))?;
+        }
+        Ok(base)
+    }
+}
+
+/// Options of `helm template`.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub release_name: String,
+    pub namespace: String,
+    /// `--kube-version` (default v1.32.0, as helm v3.17).
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to the default set.
+    pub api_versions: Vec<String>,
+    pub include_crds: bool,
+    /// `--skip-crds`: only matters for installs; `helm template` prints CRDs only with `--include-crds`.
+    pub skip_crds: bool,
+    pub no_hooks: bool,
+    pub skip_tests: bool,
+    pub skip_schema_validation: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            kube_version: None,
+            api_versions: Vec::new(),
+            include_crds: false,
+            skip_crds: false,
+            no_hooks: false,
+            skip_tests: false,
+            skip_schema_validation: false,
+        }
+    }
+}
+
+/// A rendered chart.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Exactly what `helm template` prints on stdout.
+    pub text: String,
+    /// The documents in output order (CRDs when included, manifests, hooks), each with its source path.
+    pub documents: Vec<Document>,
+    /// The root chart's rendered NOTES.txt.
+    pub notes: String,
+}
+
+/// One output document.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// `chart/templates/x.yaml` (or `chart/crds/x.yaml`).
+    pub source: String,
+    pub content: String,
+    /// The parsed object; `None` for comment-only documents.
+    pub object: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Hook for fetching dependencies that are declared but missing from `charts/` (HTTP/OCI chart
+/// repositories live in another crate). Returning `Ok(None)` keeps Helm's error.
+pub trait DependencyFetcher: Send + Sync {
+    /// Returns the chart archive (`.tgz` bytes) for a missing dependency of `parent`.
+    fn fetch(
+        &self,
+        parent: &chart::Metadata,
+        dep: &chart::Dependency,
+    ) -> Result<Option<Vec<u8>>, Error>;
+}
+
+/// Helm's `CheckDependencies`: every declared dependency must be present in `charts/`.
+pub fn check_dependencies(c: &Chart) -> Result<(), Error> {
+    let missing: Vec<&str> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|r| !c.dependencies.iter().any(|d| d.metadata.name == r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Dependencies(format!(
+        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        missing.join(", ")
+    )))
+}
+
+/// Fills missing dependencies through a fetcher, then checks them.
+pub fn resolve_dependencies(
+    c: &mut Chart,
+    fetcher: Option<&dyn DependencyFetcher>,
+) -> Result<(), Error> {
+    if let Some(f) = fetcher {
+        let missing: Vec<chart::Dependency> = c
+            .metadata
+            .dependencies
+            .iter()
+            .filter(|r| !c.dependencies.iter().any(|d| d.metadata.name == r.name))
+            .cloned()
+            .collect();
+        for dep in missing {
+            if let Some(tgz) = f.fetch(&c.metadata, &dep)? {
+                let sc = load_archive(&tgz)?;
+                c.dependencies.push(sc);
+            }
+        }
+    }
+    check_dependencies(c)
+}
+
+/// A loaded chart ready to render many times.
+#[derive(Debug)]
+pub struct Renderer {
+    pub chart: Chart,
+    cache: engine::SetCache,
+}
+
+impl Renderer {
+    /// Loads a chart directory or archive.
+    pub fn load(path: &Path) -> Result<Renderer, Error> {
+        Ok(Renderer::new(load(path)?))
+    }
+
+    pub fn new(chart: Chart) -> Renderer {
+        Renderer {
+            chart,
+            cache: engine::SetCache::default(),
+        }
+    }
+
+    /// Renders like `helm template`.
+    pub fn render(&self, user: &UserValues, opts: &RenderOptions) -> Result<Rendered, Error> {
+        let vals = user.merge()?;
+        self.render_values(&vals, opts)
+    }
+
+    /// Renders with already merged user values.
+    pub fn render_values(&self, vals: &MapRef, opts: &RenderOptions) -> Result<Rendered, Error> {
+        let c = &self.chart;
+        check_dependencies(c)?;
+        if !matches!(c.metadata.chart_type.as_str(), "" | "application") {
+            return Err(Error::Invalid(format!(
+                "{} charts are not installable",
+                c.metadata.chart_type
+            )));
+        }
+        let kube = match &opts.kube_version {
+            Some(v) => objects::KubeVersion::parse(v).map_err(Error::Invalid)?,
+            None => objects::KubeVersion::default(),
+        };
+        let mut apis: Vec<String> = objects::DEFAULT_API_VERSIONS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        apis.extend(opts.api_versions.iter().cloned());
+        let caps = objects::Capabilities {
+            kube_version: kube.clone(),
+            api_versions: objects::VersionSet(Arc::new(apis)),
+        };
+        // Dependencies: conditions, tags, aliases, then import-values.
+        let mut root = values::Node::new(c);
+        values::process_enabled(&mut root, vals, "")?;
+        values::process_imports(&mut root)?;
+        let final_vals = values::coalesce_values_copy(&root, vals)?;
+        if !opts.skip_schema_validation {
+            schema::validate_tree(&root, &final_vals)?;
+        }
+        if !c.metadata.kube_version.is_empty()
+            && !semver::is_compatible_range(&c.metadata.kube_version, &kube.version)
+        {
+            return Err(Error::Invalid(format!(
+                "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
+                c.metadata.kube_version, kube.version
+            )));
+        }
+        let release = engine::Release {
+            name: opts.release_name.clone(),
+            namespace: opts.namespace.clone(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        };
+        let (tpls, tops) = engine::all_templates(&root, &final_vals, &release, &caps);
+        let set = self.cache.get_or_parse(&tpls)?;
+        let mut files = engine::execute(&set, &tpls, &tops)?;
+        let notes_path = format!("{}/templates/NOTES.txt", root.name);
+        let mut notes = String::new();
+        files.retain(|(k, v)| {
+            if k.ends_with("NOTES.txt") {
+                if *k == notes_path {
+                    notes = v.clone();
+                }
+                return false;
+            }
+            true
+        });
+        let sorted = sorter::sort_manifests(&files)?;
+        Ok(assemble(&root, sorted, notes, opts))
+    }
+}
+
+fn crd_objects(n: &values::Node<'_>, parent: &str, out: &mut Vec<(String, String)>) {
+    let full = if parent.is_empty() {
+        n.name.clone()
+    } else {
+        format!("{parent}/charts/{}", n.name)
+    };
+    for f in &n.chart.files {
+        let lower = f.name.to_ascii_lowercase();
+        if f.name.starts_with("crds/")
+            && (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
+        {
+            out.push((
+                format!("{full}/{}", f.name),
+                String::from_utf8_lossy(&f.data).into_owned(),
+            ));
+        }
+    }
+    for d in &n.deps {
+        crd_objects(d, &full, out);
+    }
+}
+
+/// Converts a parsed document to JSON (integral float64 numbers print as integers, as Go's JSON).
+pub fn value_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Nil => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) | Value::I64(i) => serde_json::Value::from(*i),
+        Value::U64(u) => serde_json::Value::from(*u),
+        Value::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                serde_json::Value::from(*f as i64)
+            } else {
+                serde_json::Number::from_f64(*f)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null)
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.to_string()),
+        Value::Bytes(b) => serde_json::Value::String(String::from_utf8_lossy(b).into_owned()),
+        Value::List(_, l) => serde_json::Value::Array(l.iter().map(value_to_json).collect()),
+        Value::Map(m) => serde_json::Value::Object(
+            m.borrow()
+                .iter()
+                .map(|(k, v)| (k.clone(), value_to_json(v)))
+                .collect(),
+        ),
+        Value::Object(o) => serde_json::Value::String(o.display().unwrap_or_default()),
+    }
+}
+
+fn doc(source: &str, content: &str, value: Option<&Value>) -> Document {
+    let object = match value {
+        Some(v @ Value::Map(_)) => match value_to_json(v) {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        },
+        _ => None,
+    };
+    Document {
+        source: source.to_string(),
+        content: content.to_string(),
+        object,
+    }
+}
+
+fn assemble(
+    root: &values::Node<'_>,
+    sorted: sorter::Sorted,
+    notes: String,
+    opts: &RenderOptions,
+) -> Rendered {
+    let mut manifest = String::new();
+    let mut documents = Vec::new();
+    if opts.include_crds {
+        let mut crds = Vec::new();
+        crd_objects(root, "", &mut crds);
+        for (name, data) in crds {
+            manifest.push_str(&format!("---\n# Source: {name}\n{data}\n"));
+            for d in sorter::split_manifests(&data) {
+                let v = Value::from_yaml_str(&d).ok();
+                documents.push(doc(&name, &d, v.as_ref()));
+            }
+        }
+    }
+    for m in &sorted.manifests {
+        manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
+        documents.push(doc(&m.path, &m.content, Some(&m.value)));
+    }
+    let mut text = manifest.trim().to_string();
+    text.push('\n');
+    if !opts.no_hooks {
+        for h in &sorted.hooks {
+            if opts.skip_tests && h.hook_events.iter().any(|e| e == "test") {
+                continue;
+            }
+            text.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
+            documents.push(doc(&h.path, &h.content, Some(&h.value)));
+        }
+    }
+    Rendered {
+        text,
+        documents,
+        notes,
+    }
+}
+
+/// Loads and renders in one call.
+pub fn render(path: &Path, user: &UserValues, opts: &RenderOptions) -> Result<Rendered, Error> {
+    Renderer::load(path)?.render(user, opts)
+}

@@ -1,0 +1,326 @@
+//! `helm template`'s output (`pkg/releaseutil` + `pkg/action`): documents split on Helm's `---` regex,
+//! each parsed for its head, manifests sorted by file path then by install order of kind, hooks after
+//! them, `# Source:` headers.
+
+use std::sync::LazyLock;
+
+use tether_gotmpl::Value;
+
+use crate::Error;
+
+/// Helm v3.17's `InstallOrder`.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
+];
+
+static SEP: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("valid regex"));
+
+/// `releaseutil.SplitManifests`, in order.
+pub fn split_manifests(big: &str) -> Vec<String> {
+    SEP.split(big.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
+}
+
+/// One rendered document.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Template path, e.g. `chart/templates/deploy.yaml`.
+    pub path: String,
+    /// Document text (trimmed).
+    pub content: String,
+    pub kind: String,
+    /// Parsed document (`Nil` for comment-only documents).
+    pub value: Value,
+    /// Hook events when it is a hook.
+    pub hook_events: Vec<String>,
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Map(_) => "object",
+        Value::List(..) => "array",
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        _ => "number",
+    }
+}
+
+fn head_err(path: &str, what: String) -> Error {
+    Error::Render(format!(
+        "YAML parse error on {path}: error unmarshaling JSON: while decoding JSON: json: {what}"
+    ))
+}
+
+/// Parses a document's head like `yaml.Unmarshal(doc, &SimpleHead{})`.
+fn parse_head(path: &str, doc: &str) -> Result<(Value, String, Option<String>), Error> {
+    let v = Value::from_yaml_str(doc)
+        .map_err(|e| Error::Render(format!("YAML parse error on {path}: {e}")))?;
+    let m = match &v {
+        Value::Map(m) => m.clone(),
+        Value::Nil => return Ok((Value::Nil, String::new(), None)),
+        other => {
+            return Err(head_err(
+                path,
+                format!(
+                    "cannot unmarshal {} into Go value of type releaseutil.SimpleHead",
+                    json_kind(other)
+                ),
+            ));
+        }
+    };
+    // An empty document parses as an empty map: Helm sees null.
+    if m.borrow().is_empty()
+        && doc
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Ok((Value::Nil, String::new(), None));
+    }
+    let b = m.borrow();
+    let field_str = |v: Option<&Value>, go: &str| -> Result<String, Error> {
+        match v {
+            None | Some(Value::Nil) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.to_string()),
+            Some(o) => Err(head_err(
+                path,
+                format!(
+                    "cannot unmarshal {} into Go struct field {go} of type string",
+                    json_kind(o)
+                ),
+            )),
+        }
+    };
+    field_str(b.get("apiVersion"), "SimpleHead.apiVersion")?;
+    let kind = field_str(b.get("kind"), "SimpleHead.kind")?;
+    let mut hook = None;
+    match b.get("metadata") {
+        None | Some(Value::Nil) => {}
+        Some(Value::Map(md)) => {
+            let md = md.borrow();
+            field_str(md.get("name"), ".metadata.name")?;
+            match md.get("annotations") {
+                None | Some(Value::Nil) => {}
+                Some(Value::Map(a)) => {
+                    for (k, av) in a.borrow().iter() {
+                        let s = field_str(Some(av), ".metadata.annotations")?;
+                        if k == "helm.sh/hook" {
+                            hook = Some(s);
+                        }
+                    }
+                }
+                Some(o) => {
+                    return Err(head_err(
+                        path,
+                        format!(
+                            "cannot unmarshal {} into Go struct field .metadata.annotations of type map[string]string",
+                            json_kind(o)
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(o) => {
+            return Err(head_err(
+                path,
+                format!(
+                    "cannot unmarshal {} into Go struct field SimpleHead.metadata of type struct {{ Name string \"json:\\\"name\\\"\"; Annotations map[string]string \"json:\\\"annotations\\\"\" }}",
+                    json_kind(o)
+                ),
+            ));
+        }
+    }
+    drop(b);
+    Ok((v, kind, hook))
+}
+
+/// The sorted result: manifests and hooks.
+#[derive(Debug, Default)]
+pub struct Sorted {
+    pub manifests: Vec<Manifest>,
+    pub hooks: Vec<Manifest>,
+}
+
+fn kind_rank(k: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|x| *x == k)
+}
+
+/// `lessByKind` as a stable sort.
+pub fn sort_by_kind(ms: &mut [Manifest]) {
+    ms.sort_by(|a, b| {
+        use std::cmp::Ordering;
+        match (kind_rank(&a.kind), kind_rank(&b.kind)) {
+            (None, None) => a.kind.cmp(&b.kind),
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(x), Some(y)) => x.cmp(&y),
+        }
+    });
+}
+
+/// `releaseutil.SortManifests` over rendered files (path → text).
+pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, Error> {
+    let mut paths: Vec<&(String, String)> = files.iter().collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Sorted::default();
+    for (path, content) in paths {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim().is_empty() {
+            continue;
+        }
+        for doc in split_manifests(content) {
+            let (value, kind, hook) = parse_head(path, &doc)?;
+            let Some(hook) = hook else {
+                out.manifests.push(Manifest {
+                    path: path.clone(),
+                    content: doc,
+                    kind,
+                    value,
+                    hook_events: Vec::new(),
+                });
+                continue;
+            };
+            let mut events = Vec::new();
+            let mut unknown = false;
+            for t in hook.split(',') {
+                let t = t.trim().to_lowercase();
+                if !HOOK_EVENTS.contains(&t.as_str()) {
+                    unknown = true;
+                    break;
+                }
+                events.push(if t == "test-success" {
+                    "test".into()
+                } else {
+                    t
+                });
+            }
+            if unknown {
+                continue;
+            }
+            out.hooks.push(Manifest {
+                path: path.clone(),
+                content: doc,
+                kind,
+                value,
+                hook_events: events,
+            });
+        }
+    }
+    sort_by_kind(&mut out.hooks);
+    sort_by_kind(&mut out.manifests);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split() {
+        assert_eq!(split_manifests("a: 1\n---\nb: 2\n"), ["a: 1", "b: 2"]);
+        // Go's regexp consumes the blank lines, so the last `---` is no separator (Helm's quirk).
+        assert_eq!(
+            split_manifests("---\na: 1\n---   \n\n---\n"),
+            ["a: 1", "---"]
+        );
+        assert_eq!(split_manifests("# c\n---\n"), ["# c"]);
+        assert_eq!(split_manifests("a: |\n  x\n  ---\n"), ["a: |\n  x\n  ---"]);
+    }
+
+    fn files(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn sort_and_hooks() {
+        let s = sort_manifests(&files(&[
+            ("c/templates/b.yaml", "kind: Deployment\n---\nkind: Service\n---\nkind: Zed\n---\nkind: Alpha\n"),
+            ("c/templates/a.yaml", "kind: Deployment\nmetadata: {name: a}\n---\n# only a comment\n"),
+            ("c/templates/h.yaml", "kind: Job\nmetadata: {annotations: {helm.sh/hook: 'pre-install, test'}}\n---\nkind: Pod\nmetadata: {annotations: {helm.sh/hook: nope}}\n"),
+            ("c/templates/_x.tpl", "kind: Secret\n"),
+        ]))
+        .unwrap();
+        let kinds: Vec<_> = s
+            .manifests
+            .iter()
+            .map(|m| (m.path.as_str(), m.kind.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("c/templates/b.yaml", "Service"),
+                ("c/templates/a.yaml", "Deployment"),
+                ("c/templates/b.yaml", "Deployment"),
+                ("c/templates/a.yaml", ""),
+                ("c/templates/b.yaml", "Alpha"),
+                ("c/templates/b.yaml", "Zed"),
+            ]
+        );
+        assert_eq!(s.hooks.len(), 1);
+        assert_eq!(s.hooks[0].hook_events, ["pre-install", "test"]);
+    }
+
+    #[test]
+    fn non_mapping_document_is_an_error() {
+        let e = sort_manifests(&files(&[("c/templates/a.yaml", "- a\n- b\n")])).unwrap_err();
+        assert!(
+            e.message()
+                .starts_with("YAML parse error on c/templates/a.yaml:"),
+            "{e}"
+        );
+    }
+}
