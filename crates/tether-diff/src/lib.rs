@@ -14,22 +14,27 @@
 //!   group/kind globs, name/namespace, `jsonPointers`, `jqPathExpressions` (jaq, time-limited).
 //! - [`CompareOptions`] reads `argocd.argoproj.io/compare-options`.
 
+pub mod compare;
 mod glob;
 pub mod ignore;
 pub mod jq;
 pub mod managed;
 pub mod options;
 mod quantity;
+pub mod respect;
+pub mod server_side;
 pub mod structured;
 
 use base64::Engine;
 use serde_json::{Map, Value};
 
+pub use compare::{DiffConfig, DiffResult, TETHER_MANAGER, diff, server_side_diff};
 pub use glob::glob_match;
 pub use ignore::{IgnoreRules, IgnoreStatus, ResourceCompareOptions, SystemSettings};
 pub use jq::DEFAULT_JQ_TIMEOUT;
 pub use options::{CompareOptions, affects_app_sync};
 pub use quantity::canonical_quantity;
+pub use respect::respect_ignore_differences;
 pub use structured::{Change, Op, structured_diff};
 pub use tether_model::source::ResourceIgnoreDifferences;
 
@@ -57,6 +62,9 @@ pub enum DiffError {
         "ignoreDifferences.jqPathExpressions: evaluating `{expression}` failed: the jq worker thread stopped"
     )]
     JqWorker { expression: String },
+    /// A server-side diff could not be made.
+    #[error("server-side diff: {message}")]
+    ServerSide { message: String },
     /// An argocd-cm diff setting does not parse.
     #[error("argocd-cm `{key}`: {message}")]
     Settings { key: String, message: String },
@@ -78,7 +86,7 @@ const SERVER_METADATA: &[&str] = &[
 ];
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Field names whose string values are resource quantities.
-const QUANTITY_PARENTS: &[&str] = &[
+pub(crate) const QUANTITY_PARENTS: &[&str] = &[
     "limits",
     "requests",
     "capacity",
@@ -90,6 +98,12 @@ const QUANTITY_PARENTS: &[&str] = &[
 /// Normalises an object for comparison (see the crate docs). `keep_status` keeps `status`, as Argo CD
 /// does for CRDs configured to compare it.
 pub fn normalize(obj: &Value, keep_status: bool) -> Value {
+    normalize_inner(obj, keep_status, true)
+}
+
+/// [`normalize`], optionally leaving quantities as written ([`diff`] compares them by amount instead,
+/// so a diff shows them as the user wrote them).
+pub(crate) fn normalize_inner(obj: &Value, keep_status: bool, quantities: bool) -> Value {
     let mut obj = obj.clone();
     let Some(map) = obj.as_object_mut() else {
         return obj;
@@ -113,7 +127,9 @@ pub fn normalize(obj: &Value, keep_status: bool) -> Value {
     if is_secret {
         fold_string_data(&mut obj);
     }
-    canonicalize_quantities(&mut obj, false);
+    if quantities {
+        canonicalize_quantities(&mut obj, false);
+    }
     obj
 }
 
@@ -174,7 +190,7 @@ pub fn remove_json_pointers(obj: &mut Value, pointers: &[String]) -> Result<(), 
     Ok(())
 }
 
-fn is_secret(v: &Value) -> bool {
+pub(crate) fn is_secret(v: &Value) -> bool {
     v.get("kind").and_then(Value::as_str) == Some("Secret")
         && v.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }

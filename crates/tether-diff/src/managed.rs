@@ -135,6 +135,51 @@ fn loosely_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Like [`resolve`], but creates what is missing: fields as `null`, a keyed list item as an object
+/// holding its key fields, a set item as its value, an index past the end as a new last item.
+pub fn resolve_or_create(obj: &mut Value, path: &[PathElement]) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(path.len());
+    let mut cur = obj;
+    for el in path {
+        match el {
+            PathElement::Field(name) => {
+                if !cur.is_object() {
+                    *cur = Value::Object(Map::new());
+                }
+                let map = cur.as_object_mut().expect("made an object above");
+                cur = map.entry(name.clone()).or_insert(Value::Null);
+                steps.push(Step::Key(name.clone()));
+            }
+            PathElement::Key(_) | PathElement::Value(_) | PathElement::Index(_) => {
+                if !cur.is_array() {
+                    *cur = Value::Array(Vec::new());
+                }
+                let items = cur.as_array_mut().expect("made an array above");
+                let found = match el {
+                    PathElement::Key(keys) => items.iter().position(|item| {
+                        keys.iter()
+                            .all(|(k, v)| item.get(k).is_some_and(|iv| loosely_equal(iv, v)))
+                    }),
+                    PathElement::Value(v) => items.iter().position(|item| loosely_equal(item, v)),
+                    PathElement::Index(i) => (*i < items.len()).then_some(*i),
+                    PathElement::Field(_) => unreachable!("handled above"),
+                };
+                let i = found.unwrap_or_else(|| {
+                    items.push(match el {
+                        PathElement::Key(keys) => Value::Object(keys.clone()),
+                        PathElement::Value(v) => v.clone(),
+                        _ => Value::Null,
+                    });
+                    items.len() - 1
+                });
+                cur = &mut items[i];
+                steps.push(Step::Index(i));
+            }
+        }
+    }
+    steps
+}
+
 /// The steps as a JSON pointer.
 pub fn steps_to_pointer(steps: &[Step]) -> String {
     let mut s = String::new();
