@@ -450,6 +450,23 @@ impl RepoCache {
         source: &Source,
         fetch: bool,
     ) -> Result<(RemoteRefs, bool), String> {
+        let mut ssh_files = None;
+        self.connect_with(repo, source, fetch, &mut ssh_files)
+            .map_err(|message| match ssh_files.map(|f| f.stderr()) {
+                Some(stderr) if !stderr.is_empty() => {
+                    format!("{message}: ssh: {}", redact_str(&stderr, &source.secrets()))
+                }
+                _ => message,
+            })
+    }
+
+    fn connect_with(
+        &self,
+        repo: &gix::Repository,
+        source: &Source,
+        fetch: bool,
+        ssh_files: &mut Option<crate::transport::SshFiles>,
+    ) -> Result<(RemoteRefs, bool), String> {
         let secrets = source.secrets();
         let text = |e: &(dyn std::error::Error + 'static)| redact(e, &secrets);
         let remote = repo
@@ -464,8 +481,7 @@ impl RepoCache {
             .url(gix::remote::Direction::Fetch)
             .map(|u| u.scheme.clone())
             .unwrap_or(gix::url::Scheme::File);
-        // Kept alive until the connection is done: the ssh process reads the key from it.
-        let mut _ssh_files = None;
+        // `ssh_files` outlives the connection: the ssh process reads the key from it.
         let mut connection = if scheme == gix::url::Scheme::Ssh {
             let url = remote
                 .url(gix::remote::Direction::Fetch)
@@ -473,7 +489,7 @@ impl RepoCache {
                 .ok_or_else(|| "no URL".to_owned())?;
             let (options, files) =
                 crate::transport::ssh_options(&self.root.join("tmp"), source.credentials.as_ref())?;
-            _ssh_files = Some(files);
+            *ssh_files = Some(files);
             let transport = gix::protocol::transport::client::blocking_io::ssh::connect(
                 url,
                 gix::protocol::transport::Protocol::V2,

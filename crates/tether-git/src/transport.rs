@@ -16,7 +16,21 @@ use crate::cache::Credentials;
 
 /// Files the ssh process reads (key, known hosts), removed when dropped.
 pub(crate) struct SshFiles {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl SshFiles {
+    /// The last lines ssh wrote to stderr (e.g. `Host key verification failed.`), without its
+    /// warning banners.
+    pub(crate) fn stderr(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('@'))
+            .collect();
+        lines[lines.len().saturating_sub(2)..].join(" ")
+    }
 }
 
 /// HTTP transport options carrying the credentials' TLS and proxy settings.
@@ -118,10 +132,12 @@ pub(crate) fn ssh_options(
         write_private(&path, key.expose()).map_err(io)?;
         cmd.push_str(&format!(" -i {} -o IdentitiesOnly=yes", quote(&path)));
     }
+    // gix runs this through `sh -c`; ssh's messages go to a file for the error message.
+    cmd.push_str(&format!(" \"$@\" 2>>{}", quote(&dir.path().join("stderr"))));
     let options = ssh::connect::Options {
         command: Some(cmd.into()),
         disallow_shell: false,
         kind: Some(ssh::ProgramKind::Ssh),
     };
-    Ok((options, SshFiles { _dir: dir }))
+    Ok((options, SshFiles { dir }))
 }

@@ -170,6 +170,11 @@ impl GitServer {
         Ok(Repo { work, bare })
     }
 
+    /// The directory holding the served bare repositories (`NAME.git`).
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
     /// Every request answered so far.
     pub fn requests(&self) -> Vec<RequestLog> {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
@@ -312,6 +317,211 @@ impl Repo {
         )?;
         Ok(())
     }
+}
+
+/// An OpenSSH server on 127.0.0.1 serving the bare repositories under a directory (e.g.
+/// [`GitServer::root`]) for fetching only: its one authorized key has a forced command that runs
+/// `git-upload-pack` on the requested repository and nothing else. Runs `sshd` (Debian's
+/// `openssh-server`) in the foreground as the current user with a fresh host key and client key.
+/// Stops when dropped.
+pub struct SshServer {
+    port: u16,
+    user: String,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl SshServer {
+    /// The sshd binary, if installed.
+    pub fn sshd() -> Option<PathBuf> {
+        ["/usr/sbin/sshd", "/usr/local/sbin/sshd", "/sbin/sshd"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    }
+
+    /// Starts sshd serving `root/NAME.git` as `ssh://USER@127.0.0.1:PORT/NAME.git`.
+    pub fn start(root: &Path) -> Result<Self, Error> {
+        let sshd = Self::sshd().ok_or_else(|| {
+            Error::Server(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "sshd not found: install Debian's openssh-server (scripts/test does)",
+            ))
+        })?;
+        let dir = tempfile::Builder::new()
+            .prefix("tether-sshd-")
+            .tempdir()
+            .map_err(Error::Server)?;
+        let d = dir.path();
+        for (name, comment) in [("host_key", "host"), ("client_key", "client")] {
+            keygen(&d.join(name), comment)?;
+        }
+        let file = |path: PathBuf, contents: String| {
+            std::fs::write(&path, contents).map_err(|source| Error::File { path, source })
+        };
+        let root = root.canonicalize().map_err(|source| Error::File {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        // The forced command: `git-upload-pack '<path>'` only, the path taken relative to `root`.
+        let serve = d.join("serve.sh");
+        file(
+            serve.clone(),
+            format!(
+                r#"#!/bin/sh
+set -f
+case "$SSH_ORIGINAL_COMMAND" in
+  "git-upload-pack '"*"'") p=${{SSH_ORIGINAL_COMMAND#git-upload-pack \'}}; p=${{p%\'}} ;;
+  *) echo "tether-sshd: only git-upload-pack is allowed" >&2; exit 1 ;;
+esac
+case "$p" in *..*) echo "tether-sshd: bad path" >&2; exit 1 ;; esac
+export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+exec git-upload-pack --strict "{root}/${{p#/}}"
+"#,
+                root = root.display()
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&serve, std::fs::Permissions::from_mode(0o755)).map_err(
+            |source| Error::File {
+                path: serve.clone(),
+                source,
+            },
+        )?;
+        let client_pub =
+            std::fs::read_to_string(d.join("client_key.pub")).map_err(|source| Error::File {
+                path: d.join("client_key.pub"),
+                source,
+            })?;
+        file(
+            d.join("authorized_keys"),
+            format!(
+                "command=\"{}\",no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-pty {}",
+                serve.display(),
+                client_pub.trim()
+            ),
+        )?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(Error::Server)?;
+        let port = listener.local_addr().map_err(Error::Server)?.port();
+        drop(listener);
+        file(
+            d.join("sshd_config"),
+            format!(
+                "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\nPermitRootLogin forced-commands-only\n\
+                 AcceptEnv GIT_PROTOCOL\nLogLevel ERROR\n",
+                d = d.display()
+            ),
+        )?;
+        // Privilege separation needs this directory when sshd runs as root.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let log = std::fs::File::create(d.join("sshd.log")).map_err(Error::Server)?;
+        let child = Command::new(&sshd)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(Error::Spawn)?;
+        let user = Command::new("id")
+            .arg("-un")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "root".to_owned());
+        let mut server = Self {
+            port,
+            user,
+            dir,
+            child: Some(child),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            if let Some(c) = server.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                let log =
+                    std::fs::read_to_string(server.dir.path().join("sshd.log")).unwrap_or_default();
+                return Err(Error::Server(std::io::Error::other(format!(
+                    "sshd exited ({status}): {}",
+                    log.trim()
+                ))));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Server(std::io::Error::other(
+                    "sshd did not start listening within 20 s",
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `ssh://USER@127.0.0.1:PORT/NAME.git`.
+    pub fn url(&self, name: &str) -> String {
+        format!("ssh://{}@127.0.0.1:{}/{name}.git", self.user, self.port)
+    }
+
+    /// The client's private key (OpenSSH format), authorized for `git-upload-pack`.
+    pub fn client_private_key(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("client_key")).unwrap_or_default()
+    }
+
+    /// A `known_hosts` line for this server's host key.
+    pub fn known_hosts(&self) -> String {
+        let key = std::fs::read_to_string(self.dir.path().join("host_key.pub")).unwrap_or_default();
+        let mut parts = key.split_whitespace();
+        let (kind, data) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        format!("[127.0.0.1]:{} {kind} {data}\n", self.port)
+    }
+
+    /// What sshd logged (errors only).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SshServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A fresh ed25519 key pair at `path` and `path.pub`, without a passphrase.
+pub fn keygen(path: &Path, comment: &str) -> Result<(), Error> {
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::Spawn)?;
+    if !output.status.success() {
+        return Err(Error::Git {
+            args: "ssh-keygen".into(),
+            dir: path.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn path_str(p: &Path) -> String {
