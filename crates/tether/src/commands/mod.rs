@@ -5,5 +5,6 @@ pub mod crds;
 pub mod health;
 pub mod render;
 pub mod render_helm;
+pub mod render_repo;
 pub mod repo;
 pub mod validate;

@@ -5,6 +5,7 @@
 //! tether render DIR                         # detect the source type as Argo CD does
 //! tether render kustomize DIR [--load-restrictor none] [--enable-helm]
 //! tether render directory DIR [--recurse] [--include G] [--exclude G] [--jsonnet-… ]
+//! tether render --repo URL --revision REV --path P [source flags]   # from Git: see render_repo
 //! tether render … --output yaml|json
 //! ```
 
@@ -51,6 +52,9 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Yaml, global = true)]
     pub output: OutputFormat,
+    /// `--repo URL --revision REV --path P`: render straight from Git (see `render_repo`).
+    #[command(flatten)]
+    pub git: super::render_repo::GitSourceArgs,
 }
 
 /// The source types `tether render` knows.
@@ -190,6 +194,9 @@ fn render_directory(a: &DirectoryArgs) -> anyhow::Result<Vec<tether_render::Obje
 
 /// Runs `tether render`.
 pub fn run(args: RenderArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    if args.git.repo.is_some() {
+        return super::render_repo::run(&args, out);
+    }
     let objs = match (&args.command, &args.dir) {
         (Some(RenderCommand::Helm(h)), _) => {
             super::render_helm::run(h, args.output, out)?;
