@@ -69,6 +69,17 @@ fn repo(server: &GitServer) -> (Repo, String, String) {
         "apiVersion: v2\nname: c\nversion: 0.1.0\n",
     )
     .expect("write");
+    repo.write("chart/values.yaml", "replicas: 1\ncolor: red\n")
+        .expect("write");
+    repo.write("chart/values-prod.yaml", "replicas: 3\n")
+        .expect("write");
+    repo.write("common/values.yaml", "color: blue\n")
+        .expect("write");
+    repo.write(
+        "chart/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\n  namespace: {{ .Release.Namespace }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n  color: {{ .Values.color | quote }}\n",
+    )
+    .expect("write");
     let c1 = repo.commit_and_push("one").expect("push");
     repo.tag("v1").expect("tag");
     repo.write("kust/cm.yaml", &configmap("settings", "two"))
@@ -193,6 +204,57 @@ fn kustomize_and_directory_sources_by_branch_tag_and_sha() {
 }
 
 #[test]
+fn helm_chart_at_a_tag_with_repository_values_files() {
+    let server = GitServer::start().expect("server");
+    let (_repo, _, _) = repo(&server);
+    let cache = tempfile::tempdir().expect("tmp");
+    let url = server.url("apps");
+    let items = ok_json(&tether(
+        &[
+            "render",
+            "--repo",
+            &url,
+            "--revision",
+            "v1",
+            "--path",
+            "chart",
+            "-f",
+            "values-prod.yaml",
+            "-f",
+            "../common/values.yaml",
+            "--release-name",
+            "web",
+            "-n",
+            "prod",
+            "-o",
+            "json",
+        ],
+        cache.path(),
+    ));
+    assert_eq!(names(&items), vec!["ConfigMap/web-c"]);
+    assert_eq!(items[0]["metadata"]["namespace"], "prod");
+    assert_eq!(items[0]["data"]["replicas"], "3");
+    assert_eq!(items[0]["data"]["color"], "blue");
+    let items = ok_json(&tether(
+        &[
+            "render",
+            "--repo",
+            &url,
+            "--path",
+            "chart",
+            "--set",
+            "color=green",
+            "-o",
+            "json",
+        ],
+        cache.path(),
+    ));
+    assert_eq!(names(&items), vec!["ConfigMap/release-name-c"]);
+    assert_eq!(items[0]["data"]["replicas"], "1");
+    assert_eq!(items[0]["data"]["color"], "green");
+}
+
+#[test]
 fn bad_revisions_paths_and_sources_are_clear_errors() {
     let server = GitServer::start().expect("server");
     let (repo, _, _) = repo(&server);
@@ -235,10 +297,22 @@ fn bad_revisions_paths_and_sources_are_clear_errors() {
         stderr(&out)
     );
 
-    let out = tether(&["render", "--repo", &url, "--path", "chart"], cache.path());
+    // A values file leaving the repository.
+    let out = tether(
+        &[
+            "render",
+            "--repo",
+            &url,
+            "--path",
+            "chart",
+            "-f",
+            "../../../etc/passwd",
+        ],
+        cache.path(),
+    );
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("helm sources: not available yet"),
+        stderr(&out).contains("leaves the checkout"),
         "{}",
         stderr(&out)
     );

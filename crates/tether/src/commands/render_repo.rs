@@ -7,17 +7,18 @@
 //! checked out read-only and `--path` is resolved inside it (`..`, absolute paths and symlinks
 //! leaving the checkout are refused; like Argo CD, a repository holding a symlink that leaves it is
 //! refused as a whole). The source type is then detected as `tether render DIR` detects it and
-//! rendered with the same flags as `tether render kustomize|directory`:
+//! rendered with the same flags as `tether render helm|kustomize|directory`:
 //!
 //! ```text
 //! tether render --repo URL [--revision REV] [--path P]
+//!     [-f VALUES]... [--set K=V]... [--release-name N] [-n NS] [--kube-version V] …  # helm sources
 //!     [--load-restrictor none] [--enable-helm]                      # kustomize sources
 //!     [--recurse] [--include G] [--exclude G] [--jsonnet-… ]        # directory / jsonnet sources
 //!     [--username U --password P] [--cache-dir DIR] [-o yaml|json]
 //! ```
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -25,6 +26,7 @@ use tether_git::{Credentials, RepoCache, Source};
 use tether_render::SourceType;
 
 use super::render::{DirectoryArgs, KustomizeArgs, LoadRestrictorArg, RenderArgs, RenderCommand};
+use super::render_helm::HelmArgs;
 
 /// The flags of `tether render --repo`.
 #[derive(Debug, Default, Clone, clap::Args)]
@@ -85,6 +87,48 @@ pub struct GitSourceArgs {
     /// Do not evaluate `*.jsonnet` files.
     #[arg(long, requires = "repo")]
     pub no_jsonnet: bool,
+    /// Helm sources: values file, relative to `--path` in the repository (Argo CD's
+    /// `helm.valueFiles`); later files win.
+    #[arg(long = "values", short = 'f', value_name = "FILE", requires = "repo")]
+    pub values: Vec<String>,
+    /// Helm sources: set a value (`a.b=c`), as `helm.parameters`.
+    #[arg(long = "set", value_name = "K=V", requires = "repo")]
+    pub set: Vec<String>,
+    /// Helm sources: set a value as a string (`helm.parameters` with `forceString`).
+    #[arg(long = "set-string", value_name = "K=V", requires = "repo")]
+    pub set_string: Vec<String>,
+    /// Helm sources: set a value from JSON.
+    #[arg(long = "set-json", value_name = "K=JSON", requires = "repo")]
+    pub set_json: Vec<String>,
+    /// Helm sources: release name (default as `helm template`: `release-name`).
+    #[arg(long, requires = "repo")]
+    pub release_name: Option<String>,
+    /// Helm sources: release namespace.
+    #[arg(long, short = 'n', requires = "repo")]
+    pub namespace: Option<String>,
+    /// Helm sources: Kubernetes version for `.Capabilities`.
+    #[arg(long, requires = "repo")]
+    pub kube_version: Option<String>,
+    /// Helm sources: extra API versions for `.Capabilities.APIVersions`.
+    #[arg(
+        long = "api-versions",
+        short = 'a',
+        value_name = "G/V",
+        requires = "repo"
+    )]
+    pub api_versions: Vec<String>,
+    /// Helm sources: print the charts' `crds/` first.
+    #[arg(long, requires = "repo")]
+    pub include_crds: bool,
+    /// Helm sources: do not print CRDs.
+    #[arg(long, requires = "repo")]
+    pub skip_crds: bool,
+    /// Helm sources: do not print hooks.
+    #[arg(long, requires = "repo")]
+    pub no_hooks: bool,
+    /// Helm sources: do not print test hooks.
+    #[arg(long, requires = "repo")]
+    pub skip_tests: bool,
 }
 
 fn default_cache_dir() -> PathBuf {
@@ -151,10 +195,29 @@ pub fn run(args: &RenderArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> 
         );
     }
     let command = match tether_render::detect(&app_dir, !git.no_jsonnet) {
-        SourceType::Helm => bail!(
-            "helm sources: not available yet (`{path}` in `{}` at `{revision}` is a Helm chart)",
-            source.url()
-        ),
+        SourceType::Helm => {
+            let mut h = HelmArgs::for_chart(app_dir);
+            for v in &git.values {
+                // Values files are read through the checkout: they may not leave the repository.
+                h.values.push(checkout.resolve(Path::new(path).join(v))?);
+            }
+            h.set = git.set.clone();
+            h.set_string = git.set_string.clone();
+            h.set_json = git.set_json.clone();
+            if let Some(r) = &git.release_name {
+                h.release_name = r.clone();
+            }
+            if let Some(n) = &git.namespace {
+                h.namespace = n.clone();
+            }
+            h.kube_version = git.kube_version.clone();
+            h.api_versions = git.api_versions.clone();
+            h.include_crds = git.include_crds;
+            h.skip_crds = git.skip_crds;
+            h.no_hooks = git.no_hooks;
+            h.skip_tests = git.skip_tests;
+            RenderCommand::Helm(h)
+        }
         SourceType::Kustomize => RenderCommand::Kustomize(KustomizeArgs {
             dir: app_dir,
             load_restrictor: git.load_restrictor.unwrap_or_default(),
