@@ -210,6 +210,18 @@ impl std::fmt::Debug for Credentials {
 pub struct Source {
     url: String,
     credentials: Option<Credentials>,
+    shallow: bool,
+}
+
+/// What a connection fetches.
+#[derive(Clone, Copy)]
+enum Want {
+    /// Only the ref listing.
+    Nothing,
+    /// Every branch and tag whose tip the cache lacks.
+    Refs,
+    /// One object by id (a commit no ref points at, or one not fetched yet).
+    Object(gix::ObjectId),
 }
 
 impl Source {
@@ -221,6 +233,7 @@ impl Source {
             Self {
                 url: redact_url(url),
                 credentials: embedded_credentials(url),
+                shallow: false,
             }
         } else {
             // For ssh the user name (`git@host`) is part of the address, not a secret; a password
@@ -228,6 +241,7 @@ impl Source {
             Self {
                 url: crate::url::strip_password(url),
                 credentials: None,
+                shallow: false,
             }
         }
     }
@@ -235,6 +249,20 @@ impl Source {
     /// The credentials, if any.
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
+    }
+
+    /// Fetch shallowly (`--depth 1`): only the tip commits of branches and tags, and a commit
+    /// asked for by SHA without its history. A cache entry first fetched shallowly is deepened to
+    /// the full history by the next non-shallow fetch. Short SHAs of older commits do not resolve
+    /// in a shallow cache.
+    pub fn shallow(mut self, shallow: bool) -> Self {
+        self.shallow = shallow;
+        self
+    }
+
+    /// Whether fetches are shallow.
+    pub fn is_shallow(&self) -> bool {
+        self.shallow
     }
 
     /// The same repository with these credentials.
@@ -251,6 +279,7 @@ impl Source {
     fn fingerprint(&self) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
+        h.update([u8::from(self.shallow)]);
         if let Some(c) = &self.credentials {
             h.update(b"1");
             c.fingerprint(&mut h);
@@ -404,7 +433,7 @@ impl RepoCache {
     pub fn ls_refs(&self, source: &Source) -> Result<RemoteRefs, Error> {
         let entry = self.entry(source);
         let repo = self.open(&entry, source)?;
-        self.connect(&repo, source, false)
+        self.connect(&repo, source, Want::Nothing)
             .map(|(refs, _)| refs)
             .map_err(|message| Error::ListRefs {
                 repo: source.url().to_owned(),
@@ -435,11 +464,35 @@ impl RepoCache {
     fn fetch_now(&self, entry: &Entry, source: &Source) -> Result<RemoteRefs, Error> {
         let repo = self.open(entry, source)?;
         tracing::debug!(repo = source.url(), key = entry.key, "fetching");
-        self.connect(&repo, source, true)
+        self.connect(&repo, source, Want::Refs)
             .map(|(refs, _)| refs)
             .map_err(|message| Error::Fetch {
                 repo: source.url().to_owned(),
                 message,
+            })
+    }
+
+    /// Fetches one object by id (`git fetch origin <sha>`), for commits no branch or tag points
+    /// at. The server must allow it (protocol v2 does for reachable objects;
+    /// `uploadpack.allowReachableSHA1InWant`/`allowAnySHA1InWant` for v0). Serialised with the
+    /// repository's other fetches.
+    fn fetch_object(&self, entry: &Entry, source: &Source, id: gix::ObjectId) -> Result<(), Error> {
+        let _state = entry.fetch.lock().unwrap_or_else(|p| p.into_inner());
+        let repo = self.open(entry, source)?;
+        if repo.has_object(id) {
+            return Ok(());
+        }
+        tracing::debug!(repo = source.url(), key = entry.key, commit = %id, "fetching a commit by SHA");
+        // The refs were just fetched with the same credentials, so a failure here means the
+        // server does not have (or does not give out) the commit.
+        self.connect(&repo, source, Want::Object(id))
+            .map(|_| ())
+            .map_err(|message| {
+                tracing::debug!(repo = source.url(), commit = %id, message, "fetch by SHA failed");
+                Error::CommitNotFound {
+                    repo: source.url().to_owned(),
+                    commit: id.to_string(),
+                }
             })
     }
 
@@ -448,10 +501,10 @@ impl RepoCache {
         &self,
         repo: &gix::Repository,
         source: &Source,
-        fetch: bool,
+        want: Want,
     ) -> Result<(RemoteRefs, bool), String> {
         let mut ssh_files = None;
-        self.connect_with(repo, source, fetch, &mut ssh_files)
+        self.connect_with(repo, source, want, &mut ssh_files)
             .map_err(|message| match ssh_files.map(|f| f.stderr()) {
                 Some(stderr) if !stderr.is_empty() => {
                     format!("{message}: ssh: {}", redact_str(&stderr, &source.secrets()))
@@ -464,18 +517,23 @@ impl RepoCache {
         &self,
         repo: &gix::Repository,
         source: &Source,
-        fetch: bool,
+        want: Want,
         ssh_files: &mut Option<crate::transport::SshFiles>,
     ) -> Result<(RemoteRefs, bool), String> {
         let secrets = source.secrets();
         let text = |e: &(dyn std::error::Error + 'static)| redact(e, &secrets);
+        let object_spec;
+        let specs: &[&str] = match want {
+            Want::Object(id) => {
+                object_spec = id.to_string();
+                &[object_spec.as_str()]
+            }
+            _ => &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+        };
         let remote = repo
             .remote_at(source.url())
             .map_err(|e| text(&e))?
-            .with_refspecs(
-                ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-                gix::remote::Direction::Fetch,
-            )
+            .with_refspecs(specs, gix::remote::Direction::Fetch)
             .map_err(|e| text(&e))?;
         let scheme = remote
             .url(gix::remote::Direction::Fetch)
@@ -566,11 +624,33 @@ impl RepoCache {
                     .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
                     .is_some_and(|id| !repo.has_object(id))
         });
-        if !fetch || !missing {
+        let is_shallow = repo.is_shallow().unwrap_or(false);
+        let must_deepen = !source.shallow && is_shallow;
+        let fetching = match want {
+            Want::Nothing => false,
+            Want::Refs => missing || must_deepen,
+            Want::Object(_) => true,
+        };
+        if !fetching {
             return Ok((refs, false));
         }
+        // Depth 1 for a shallow source, but never make a cache with full history shallow; the
+        // first non-shallow fetch of a shallow cache fetches the whole history.
+        let empty = repo
+            .references()
+            .ok()
+            .and_then(|r| r.all().ok().map(|mut i| i.next().is_none()))
+            .unwrap_or(true);
+        let shallow = if source.shallow && (is_shallow || empty) {
+            gix::remote::fetch::Shallow::DepthAtRemote(std::num::NonZeroU32::MIN)
+        } else if must_deepen {
+            gix::remote::fetch::Shallow::undo()
+        } else {
+            gix::remote::fetch::Shallow::NoChange
+        };
         let interrupt = AtomicBool::new(false);
         prepare
+            .with_shallow(shallow)
             .receive(gix::progress::Discard, &interrupt)
             .map_err(|e| text(&e))?;
         self.stats.packs.fetch_add(1, Ordering::Relaxed);
@@ -600,6 +680,12 @@ impl RepoCache {
         match refs.resolve(rev).ok_or_else(unresolved)? {
             Resolved::Commit(sha) => {
                 let id = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|_| unresolved())?;
+                let mut repo = repo;
+                if !repo.has_object(id) {
+                    // A commit no branch or tag points at (or, in a shallow cache, an older one).
+                    self.fetch_object(&entry, source, id)?;
+                    repo = self.open(&entry, source)?;
+                }
                 if !repo.has_object(id) {
                     return Err(Error::CommitNotFound {
                         repo: source.url().to_owned(),
@@ -651,6 +737,10 @@ impl RepoCache {
         if !repo.has_object(id) {
             self.fetch(source)?;
             repo = self.open(&entry, source)?;
+            if !repo.has_object(id) {
+                self.fetch_object(&entry, source, id)?;
+                repo = self.open(&entry, source)?;
+            }
             if !repo.has_object(id) {
                 return Err(not_found());
             }
