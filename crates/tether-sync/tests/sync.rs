@@ -1,0 +1,780 @@
+//! Syncs against the real API server of the testenv (kube-apiserver, controller-manager, kwok), one
+//! namespace per test. Orders are checked from what the API server recorded (resourceVersions, which
+//! etcd assigns in commit order) and, for deletions, from the engine's event log.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::{Value, json};
+use tether_sync::{
+    CancellationToken, KubeResolver, OperationPhase, SyncEngine, SyncEvent, SyncOptions,
+    SyncRequest, SyncResult, SyncSettings,
+};
+
+const APP: &str = "app";
+
+type Log = Arc<Mutex<Vec<SyncEvent>>>;
+
+fn engine(client: kube::Client) -> (SyncEngine, Log) {
+    let log: Log = Arc::default();
+    let sink = log.clone();
+    let engine = SyncEngine::new(client.clone(), Arc::new(KubeResolver::new(client)))
+        .with_settings(SyncSettings {
+            health_timeout: Duration::from_secs(90),
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .with_progress(Arc::new(move |e| sink.lock().unwrap().push(e.clone())));
+    (engine, log)
+}
+
+fn cm(name: &str, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "annotations": annotations,
+                     "labels": {"app.kubernetes.io/instance": APP}},
+        "data": {"name": name}})
+}
+
+fn job(name: &str, annotations: Value, spec_extra: Value) -> Value {
+    let mut pod_spec = json!({"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "busybox"}]});
+    if let (Some(p), Some(extra)) = (pod_spec.as_object_mut(), spec_extra.as_object()) {
+        p.extend(extra.clone());
+    }
+    let mut meta = json!({"annotations": annotations});
+    if let Some(prefix) = name.strip_suffix('-') {
+        meta["generateName"] = json!(format!("{prefix}-"));
+    } else {
+        meta["name"] = json!(name);
+    }
+    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+        "spec": {"backoffLimit": 0, "template": {"spec": pod_spec}}})
+}
+
+/// A Job that never starts (no node matches) and fails when its deadline passes.
+fn failing_job(name: &str, annotations: Value) -> Value {
+    let mut j = job(
+        name,
+        annotations,
+        json!({"nodeSelector": {"no-such-node": "true"}}),
+    );
+    j["spec"]["activeDeadlineSeconds"] = json!(2);
+    j
+}
+
+fn rv<K: kube::Resource>(obj: &K) -> u64 {
+    obj.meta()
+        .resource_version
+        .as_deref()
+        .expect("resourceVersion")
+        .parse()
+        .expect("numeric resourceVersion")
+}
+
+fn request(ns: &str, desired: Vec<Value>, live: Vec<Value>) -> SyncRequest {
+    let mut r = SyncRequest::new(APP, ns, desired, live);
+    r.revision = "0123456789abcdef0123".into();
+    r
+}
+
+/// Live ConfigMaps of the app in `ns`, as the cluster cache would hand them over.
+async fn live_configmaps(api: &Api<ConfigMap>) -> Vec<Value> {
+    let list = api
+        .list(&ListParams::default().labels("app.kubernetes.io/instance=app"))
+        .await
+        .expect("list");
+    list.items
+        .into_iter()
+        .map(|mut c| {
+            let mut v = serde_json::to_value(&c).unwrap();
+            c.metadata.managed_fields = None;
+            v["apiVersion"] = json!("v1");
+            v["kind"] = json!("ConfigMap");
+            v
+        })
+        .collect()
+}
+
+fn assert_phase(result: &SyncResult, phase: OperationPhase) {
+    assert_eq!(
+        result.phase, phase,
+        "message: {}\nresources: {:#?}",
+        result.message, result.resources
+    );
+}
+
+fn events(log: &Log) -> Vec<String> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            SyncEvent::Step { phase, wave } => format!("step {phase} {wave}"),
+            SyncEvent::Resource(r) => format!(
+                "{} {} {} {}",
+                r.kind,
+                r.name,
+                r.status.as_deref().unwrap_or("-"),
+                r.hook_phase.as_deref().unwrap_or("-")
+            ),
+            SyncEvent::HookDeleted(k) => format!("deleted {} {}", k.kind, k.name),
+        })
+        .collect()
+}
+
+fn position(events: &[String], prefix: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no event {prefix:?} in {events:#?}"))
+}
+
+#[tokio::test]
+async fn waves_apply_in_order_and_wait_for_health() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+    let desired = vec![
+        cm("after", json!({"argocd.argoproj.io/sync-wave": "1"})),
+        deployment,
+        cm("first", json!({"argocd.argoproj.io/sync-wave": "-1"})),
+    ];
+    let result = engine
+        .sync(
+            request(ns.name(), desired, vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(result.message, "successfully synced (all tasks run)");
+
+    let cms = ns.api::<ConfigMap>();
+    let first = cms.get("first").await.unwrap();
+    let after = cms.get("after").await.unwrap();
+    let web = ns.api::<Deployment>().get("web").await.unwrap();
+    let status = web.status.clone().unwrap_or_default();
+    assert_eq!(status.available_replicas, Some(1), "{status:?}");
+    // Wave -1 before wave 0; wave 1 only after the Deployment's last change (it became available).
+    assert!(rv(&first) < rv(&web));
+    assert!(
+        rv(&web) < rv(&after),
+        "the wave-1 ConfigMap (rv {}) was written before the Deployment became healthy (rv {})",
+        rv(&after),
+        rv(&web)
+    );
+    let ev = events(&log);
+    assert!(position(&ev, "Deployment web Synced Succeeded") < position(&ev, "step Sync 1"));
+    // Server-side apply with field manager `tether`.
+    let managers: Vec<(String, String)> = after
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(managers, [("tether".to_owned(), "Apply".to_owned())]);
+    let r = result.resource("ConfigMap", "after").unwrap();
+    assert_eq!(r.status.as_deref(), Some("Synced"));
+    assert_eq!(r.sync_phase.as_deref(), Some("Sync"));
+    assert_eq!(
+        r.message.as_deref(),
+        Some("configmap/after serverside-applied")
+    );
+}
+
+#[tokio::test]
+async fn hooks_run_by_phase_and_obey_delete_policies() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let desired = vec![
+        job(
+            "migrate-",
+            json!({"argocd.argoproj.io/hook": "PreSync",
+                   "argocd.argoproj.io/hook-delete-policy": "HookSucceeded"}),
+            json!({}),
+        ),
+        job(
+            "notify",
+            json!({"argocd.argoproj.io/hook": "PostSync"}),
+            json!({}),
+        ),
+        // A Helm hook: pre-install → PreSync, weight → wave, hook-succeeded → HookSucceeded.
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "helm-pre",
+            "annotations": {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-1",
+                            "helm.sh/hook-delete-policy": "hook-succeeded"}}}),
+        cm("app-config", json!({})),
+    ];
+    let result = engine
+        .sync(
+            request(ns.name(), desired.clone(), vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let ev = events(&log);
+    assert!(position(&ev, "step PreSync -1") < position(&ev, "step PreSync 0"));
+    assert!(position(&ev, "Job migrate-0123456-presync-") < position(&ev, "step Sync 0"));
+    assert!(position(&ev, "ConfigMap app-config Synced") < position(&ev, "step PostSync 0"));
+    assert!(position(&ev, "step PostSync 0") < position(&ev, "Job notify Synced Succeeded"));
+    assert!(position(&ev, "deleted Job migrate-") > position(&ev, "Job notify Synced Succeeded"));
+
+    let migrate = result
+        .resources
+        .iter()
+        .find(|r| r.name.starts_with("migrate-0123456-presync-"))
+        .expect("generated hook name");
+    assert_eq!(migrate.hook_type.as_deref(), Some("PreSync"));
+    assert_eq!(migrate.hook_phase.as_deref(), Some("Succeeded"));
+    let helm = result.resource("ConfigMap", "helm-pre").unwrap();
+    assert_eq!(helm.hook_type.as_deref(), Some("PreSync"));
+
+    // HookSucceeded hooks are gone; the PostSync hook (BeforeHookCreation by default) stays, complete,
+    // without the hook finalizer.
+    let jobs = ns.api::<Job>();
+    let left: Vec<String> = jobs
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|j| j.metadata.deletion_timestamp.is_none())
+        .map(|j| j.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["notify"]);
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("helm-pre")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let notify = jobs.get("notify").await.unwrap();
+    assert!(
+        notify
+            .metadata
+            .finalizers
+            .clone()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let cm_rv = rv(&ns.api::<ConfigMap>().get("app-config").await.unwrap());
+    assert!(rv(&notify) > cm_rv);
+
+    // Synced again: BeforeHookCreation deletes the old PostSync hook and creates it anew.
+    let old_uid = notify.metadata.uid.clone();
+    let live = vec![serde_json::to_value(&notify).unwrap()];
+    let mut live = live;
+    live[0]["apiVersion"] = json!("batch/v1");
+    live[0]["kind"] = json!("Job");
+    let result = engine
+        .sync(request(ns.name(), desired, live), &CancellationToken::new())
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let again = jobs.get("notify").await.unwrap();
+    assert_ne!(again.metadata.uid, old_uid);
+}
+
+#[tokio::test]
+async fn a_failing_hook_runs_sync_fail_hooks_and_stops() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let desired = vec![
+        failing_job(
+            "doomed",
+            json!({"argocd.argoproj.io/hook": "PreSync",
+                   "argocd.argoproj.io/hook-delete-policy": "HookFailed"}),
+        ),
+        cm("never", json!({})),
+        cm("on-failure", json!({"argocd.argoproj.io/hook": "SyncFail"})),
+    ];
+    let result = engine
+        .sync(
+            request(ns.name(), desired, vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert!(
+        result
+            .message
+            .starts_with("one or more synchronization tasks completed unsuccessfully, reason: "),
+        "{}",
+        result.message
+    );
+    let doomed = result.resource("Job", "doomed").unwrap();
+    assert_eq!(doomed.hook_phase.as_deref(), Some("Failed"));
+    let cms = ns.api::<ConfigMap>();
+    assert!(
+        cms.get_opt("never").await.unwrap().is_none(),
+        "Sync ran after a failed PreSync"
+    );
+    assert!(
+        cms.get_opt("on-failure").await.unwrap().is_some(),
+        "SyncFail hook did not run"
+    );
+    let ev = events(&log);
+    assert!(position(&ev, "Job doomed Synced Failed") < position(&ev, "step SyncFail 0"));
+    // HookFailed: the failed hook is deleted.
+    assert!(position(&ev, "deleted Job doomed") > 0);
+    let doomed = ns.api::<Job>().get_opt("doomed").await.unwrap();
+    assert!(doomed.is_none_or(|j| j.metadata.deletion_timestamp.is_some()));
+}
+
+#[tokio::test]
+async fn prune_runs_in_reverse_waves_with_prune_last_and_prune_false() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let first = vec![
+        cm("keep", json!({})),
+        cm("w1", json!({"argocd.argoproj.io/sync-wave": "1"})),
+        cm("w2", json!({"argocd.argoproj.io/sync-wave": "2"})),
+        cm(
+            "last",
+            json!({"argocd.argoproj.io/sync-options": "PruneLast=true"}),
+        ),
+        cm(
+            "precious",
+            json!({"argocd.argoproj.io/sync-options": "Prune=false"}),
+        ),
+    ];
+    let result = engine
+        .sync(request(ns.name(), first, vec![]), &CancellationToken::new())
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    // An object of another app and an untracked one are never candidates: they are not live objects
+    // of this app, so the caller does not pass them.
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "untracked"}})).unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let desired = vec![cm("keep", json!({}))];
+    // Without prune: reported, not deleted.
+    let live = live_configmaps(&cms).await;
+    assert_eq!(live.len(), 5);
+    let result = engine
+        .sync(
+            request(ns.name(), desired.clone(), live.clone()),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let w1 = result.resource("ConfigMap", "w1").unwrap();
+    assert_eq!(w1.status.as_deref(), Some("PruneSkipped"));
+    assert_eq!(w1.message.as_deref(), Some("ignored (requires pruning)"));
+    assert!(cms.get_opt("w1").await.unwrap().is_some());
+
+    log.lock().unwrap().clear();
+    let mut req = request(ns.name(), desired, live);
+    req.prune = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let ev = events(&log);
+    let (w2, w1, keep, last) = (
+        position(&ev, "ConfigMap w2 Pruned"),
+        position(&ev, "ConfigMap w1 Pruned"),
+        position(&ev, "ConfigMap keep Synced"),
+        position(&ev, "ConfigMap last Pruned"),
+    );
+    // Prune waves are mirrored (w2's wave 2 is pruned in wave 0, w1 stays in wave 1), prunes run
+    // first within their wave, and PruneLast comes after everything else.
+    assert!(w2 < keep && keep < w1 && w1 < last, "{ev:#?}");
+    let precious = result.resource("ConfigMap", "precious").unwrap();
+    assert_eq!(precious.status.as_deref(), Some("PruneSkipped"));
+    assert_eq!(precious.message.as_deref(), Some("ignored (no prune)"));
+    let mut names: Vec<String> = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .map(|c| c.metadata.name.unwrap())
+        .filter(|n| n != "kube-root-ca.crt")
+        .collect();
+    names.sort();
+    assert_eq!(names, ["keep", "precious", "untracked"]);
+}
+
+#[tokio::test]
+async fn allow_empty_guard_and_render_errors_prune_nothing() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let result = engine
+        .sync(
+            request(ns.name(), vec![cm("a", json!({}))], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let live = live_configmaps(&cms).await;
+
+    let mut req = request(ns.name(), vec![], live.clone());
+    req.prune = true;
+    req.render_error = Some("helm template: parse error".into());
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Error);
+    assert!(
+        result.message.contains("failed to render"),
+        "{}",
+        result.message
+    );
+
+    let mut req = request(ns.name(), vec![], live.clone());
+    req.prune = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert!(result.message.contains("allowEmpty"), "{}", result.message);
+    assert!(result.resources.is_empty());
+    assert!(cms.get_opt("a").await.unwrap().is_some());
+
+    let mut req = request(ns.name(), vec![], live);
+    req.prune = true;
+    req.allow_empty = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result.resource("ConfigMap", "a").unwrap().status.as_deref(),
+        Some("Pruned")
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_failure_applies_nothing() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let mut bad = cm("bad", json!({"argocd.argoproj.io/sync-wave": "5"}));
+    bad["data"] = json!({"key": {"not": "a string"}});
+    let desired = vec![cm("good", json!({})), bad];
+    let result = engine
+        .sync(
+            request(ns.name(), desired, vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert_eq!(
+        result.message,
+        "one or more objects failed to apply (dry run)"
+    );
+    let bad = result.resource("ConfigMap", "bad").unwrap();
+    assert_eq!(bad.status.as_deref(), Some("SyncFailed"));
+    assert!(!bad.message.as_deref().unwrap_or_default().is_empty());
+    assert!(result.resource("ConfigMap", "good").is_none());
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("good")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn create_namespace_with_managed_metadata() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let dest = format!("{}-dest", ns.name());
+    let mut req = request(&dest, vec![cm("inside", json!({}))], vec![]);
+    req.options = SyncOptions::parse(["CreateNamespace=true"]).unwrap();
+    req.managed_namespace_metadata = Some(tether_model::source::ManagedNamespaceMetadata {
+        labels: [("team".to_owned(), "blue".to_owned())].into(),
+        annotations: Default::default(),
+    });
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    let namespaces: Api<Namespace> = Api::all(ns.client());
+    let created = namespaces.get_opt(&dest).await.unwrap();
+    let inside = Api::<ConfigMap>::namespaced(ns.client(), &dest)
+        .get_opt("inside")
+        .await
+        .unwrap();
+    let _ = namespaces.delete(&dest, &DeleteParams::background()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let created = created.expect("namespace created");
+    assert_eq!(
+        created
+            .metadata
+            .labels
+            .unwrap()
+            .get("team")
+            .map(String::as_str),
+        Some("blue")
+    );
+    assert!(inside.is_some());
+    let r = result.resource("Namespace", &dest).unwrap();
+    assert_eq!(r.sync_phase.as_deref(), Some("PreSync"));
+    assert_eq!(
+        r.message.as_deref(),
+        Some(format!("namespace/{dest} created").as_str())
+    );
+}
+
+#[tokio::test]
+async fn replace_and_force_recreate() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let result = engine
+        .sync(
+            request(ns.name(), vec![cm("r", json!({}))], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let mut replaced = cm(
+        "r",
+        json!({"argocd.argoproj.io/sync-options": "Replace=true"}),
+    );
+    replaced["data"] = json!({"new": "value"});
+    let result = engine
+        .sync(
+            request(ns.name(), vec![replaced], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result
+            .resource("ConfigMap", "r")
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("configmap/r replaced")
+    );
+    let live = cms.get("r").await.unwrap();
+    // PUT replaces the whole object: the old key is gone, the write is an Update.
+    assert_eq!(live.data.unwrap().into_keys().collect::<Vec<_>>(), ["new"]);
+    let ops: Vec<String> = live
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(ops.contains(&"tether:Update".to_owned()), "{ops:?}");
+
+    // A Job's template is immutable: Force=true deletes and recreates it.
+    let jobs = ns.api::<Job>();
+    let j1 = job("once", json!({}), json!({}));
+    let result = engine
+        .sync(
+            request(ns.name(), vec![j1], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let uid = jobs.get("once").await.unwrap().metadata.uid;
+    let mut j2 = job(
+        "once",
+        json!({"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}),
+        json!({}),
+    );
+    j2["spec"]["template"]["spec"]["containers"][0]["image"] = json!("busybox:1.36");
+    let result = engine
+        .sync(
+            request(ns.name(), vec![j2], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let again = jobs.get("once").await.unwrap();
+    assert_ne!(again.metadata.uid, uid);
+    assert_eq!(
+        again.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("busybox:1.36")
+    );
+}
+
+#[tokio::test]
+async fn crd_and_custom_resource_in_one_sync() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let group = format!("{}.example.com", ns.name());
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("widgets.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let widget = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget",
+        "metadata": {"name": "w"}, "spec": {"size": 3}});
+    let result = engine
+        .sync(
+            request(ns.name(), vec![widget, crd], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    let crds: Api<CustomResourceDefinition> = Api::all(ns.client());
+    let _ = crds
+        .delete(&format!("widgets.{group}"), &DeleteParams::background())
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let ev = events(&log);
+    assert!(position(&ev, "CustomResourceDefinition") < position(&ev, "Widget w Synced"));
+    assert_eq!(result.resource("Widget", "w").unwrap().namespace, ns.name());
+}
+
+#[tokio::test]
+async fn unknown_kinds_fail_unless_skip_dry_run_on_missing_resource() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let thing =
+        json!({"apiVersion": "nowhere.example.com/v1", "kind": "Thing", "metadata": {"name": "t"}});
+    let result = engine
+        .sync(
+            request(ns.name(), vec![cm("a", json!({})), thing.clone()], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert_eq!(
+        result.message,
+        "one or more synchronization tasks are not valid"
+    );
+    assert!(ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_none());
+
+    // With SkipDryRunOnMissingResource the dry run passes and the apply itself fails.
+    let mut req = request(ns.name(), vec![cm("a", json!({})), thing], vec![]);
+    req.options = SyncOptions::parse(["SkipDryRunOnMissingResource=true"]).unwrap();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert!(
+        result
+            .message
+            .starts_with("one or more objects failed to apply, reason: the server could not find"),
+        "{}",
+        result.message
+    );
+    assert!(ns.api::<ConfigMap>().get_opt("a").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn fail_on_shared_resource_and_apply_out_of_sync_only() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let mut other = cm(
+        "shared",
+        json!({"argocd.argoproj.io/tracking-id": "other:/ConfigMap:x/shared"}),
+    );
+    other["metadata"]["namespace"] = json!(ns.name());
+    let result = engine
+        .sync(
+            request(ns.name(), vec![other.clone()], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let live = vec![serde_json::to_value(cms.get("shared").await.unwrap()).unwrap()];
+    let mut live = live;
+    live[0]["apiVersion"] = json!("v1");
+    live[0]["kind"] = json!("ConfigMap");
+
+    let mut mine = cm("shared", json!({}));
+    mine["data"] = json!({"owner": "app"});
+    let mut req = request(ns.name(), vec![mine.clone()], live.clone());
+    req.options = SyncOptions::parse(["FailOnSharedResource=true"]).unwrap();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert_eq!(
+        result
+            .resource("ConfigMap", "shared")
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("ConfigMap/shared is part of applications app and other")
+    );
+    assert_eq!(
+        cms.get("shared")
+            .await
+            .unwrap()
+            .data
+            .unwrap()
+            .get("name")
+            .map(String::as_str),
+        Some("shared")
+    );
+
+    // ApplyOutOfSyncOnly: a resource the comparison found in sync is not applied.
+    let mut req = request(
+        ns.name(),
+        vec![mine.clone(), cm("new", json!({}))],
+        live.clone(),
+    );
+    req.options = SyncOptions::parse(["ApplyOutOfSyncOnly=true"]).unwrap();
+    req.modified
+        .insert(tether_sync::ResourceKey::of(&live[0]), false);
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert!(result.resource("ConfigMap", "shared").is_none());
+    let data = cms.get("shared").await.unwrap().data.unwrap();
+    assert!(!data.contains_key("owner"), "{data:?}");
+    assert!(cms.get_opt("new").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn terminate_deletes_running_hooks() {
+    let ns = tether_testenv::namespace().await;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let client = ns.client();
+    let engine = SyncEngine::new(client.clone(), Arc::new(KubeResolver::new(client)))
+        .with_settings(SyncSettings {
+            poll_interval: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .with_progress(Arc::new(move |e| {
+            if let SyncEvent::Resource(r) = e
+                && r.name == "stuck"
+                && r.hook_phase.as_deref() == Some("Running")
+            {
+                trigger.cancel();
+            }
+        }));
+    let mut stuck = job(
+        "stuck",
+        json!({"argocd.argoproj.io/hook": "PreSync"}),
+        json!({"nodeSelector": {"no-such-node": "true"}}),
+    );
+    stuck["spec"]["activeDeadlineSeconds"] = json!(3600);
+    let result = engine
+        .sync(
+            request(ns.name(), vec![stuck, cm("c", json!({}))], vec![]),
+            &cancel,
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    assert_eq!(result.message, "Operation terminated");
+    assert_eq!(
+        result.resource("Job", "stuck").unwrap().message.as_deref(),
+        Some("Terminated")
+    );
+    assert!(ns.api::<Job>().get_opt("stuck").await.unwrap().is_none());
+    assert!(ns.api::<ConfigMap>().get_opt("c").await.unwrap().is_none());
+}
