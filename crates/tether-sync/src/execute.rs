@@ -1093,25 +1093,40 @@ impl Run<'_> {
             .map_err(|e| format!("failed to delete resource: {}", api_message(&e)))
     }
 
+    /// Removes the hook finalizer (compare-and-swap on the resourceVersion, retried on conflict, as
+    /// the hook's controller keeps writing its status).
     async fn remove_hook_finalizer(&mut self, i: usize) -> Result<(), String> {
         let resolved = self.resolved_for(i).await?;
         let t = &self.states[i].task;
         let api = self.api(&resolved, t.namespace());
-        let Some(cur) = api.get_opt(t.name()).await.map_err(|e| api_message(&e))? else {
-            return Ok(());
-        };
-        let finalizers = cur.metadata.finalizers.clone().unwrap_or_default();
-        if !finalizers.iter().any(|f| f == HOOK_FINALIZER) {
-            return Ok(());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(cur) = api.get_opt(t.name()).await.map_err(|e| api_message(&e))? else {
+                return Ok(());
+            };
+            let finalizers = cur.metadata.finalizers.clone().unwrap_or_default();
+            if !finalizers.iter().any(|f| f == HOOK_FINALIZER) {
+                return Ok(());
+            }
+            let rest: Vec<&String> = finalizers.iter().filter(|f| *f != HOOK_FINALIZER).collect();
+            let patch = json!({"metadata": {"finalizers": rest,
+                "resourceVersion": cur.metadata.resource_version}});
+            match api
+                .patch(t.name(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(live) => {
+                    self.states[i].task.live = serde_json::to_value(&live).ok();
+                    return Ok(());
+                }
+                Err(e) if is_status(&e, 409) && attempt < 10 => {
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) if is_status(&e, 404) => return Ok(()),
+                Err(e) => return Err(api_message(&e)),
+            }
         }
-        let rest: Vec<&String> = finalizers.iter().filter(|f| *f != HOOK_FINALIZER).collect();
-        let patch = json!({"metadata": {"finalizers": rest, "resourceVersion": cur.metadata.resource_version}});
-        let live = api
-            .patch(t.name(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(|e| api_message(&e))?;
-        self.states[i].task.live = serde_json::to_value(&live).ok();
-        Ok(())
     }
 
     /// Waits until none of `idxs` is running. `false` if cancelled.
