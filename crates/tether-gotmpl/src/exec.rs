@@ -574,6 +574,36 @@ impl<'a> Exec<'a> {
                     format!("can't evaluate field {name} in type {}", o.type_name()),
                 ))
             }
+            Value::List(ListKind::VersionSet, l) if name == "Has" => {
+                let l = l.clone();
+                let mut args = Vec::new();
+                if let Some((cmd, fin)) = call.as_ref().filter(|_| has_args) {
+                    let at = f.at;
+                    for a in &cmd.args[1..] {
+                        args.push(self.eval_arg_any(f, dot, a)?.v);
+                    }
+                    if let Some(fv) = fin {
+                        args.push(fv.v.clone());
+                    }
+                    f.at = at;
+                }
+                match args.as_slice() {
+                    [Value::String(s)] => Ok(Val::plain(Value::Bool(
+                        l.iter().any(|v| v.as_str() == Some(&**s)),
+                    ))),
+                    [other] => Err(self.err(
+                        f,
+                        format!(
+                            "wrong type for value; expected string; got {}",
+                            other.type_name()
+                        ),
+                    )),
+                    _ => Err(self.err(
+                        f,
+                        format!("wrong number of args for Has: want 1 got {}", args.len()),
+                    )),
+                }
+            }
             other => {
                 let ty = if recv.boxed {
                     "interface {}".to_string()
@@ -859,7 +889,7 @@ impl P {
             P::Bool => matches!(v, Value::Bool(_)),
             P::List => matches!(v, Value::List(ListKind::Any, _)),
             P::Map => matches!(v, Value::Map(_)),
-            P::StrList => matches!(v, Value::List(ListKind::String, _)),
+            P::StrList => matches!(v, Value::List(ListKind::String | ListKind::VersionSet, _)),
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::value::Value;
 pub fn print_value(v: &Value) -> Result<String, String> {
     match v {
         Value::Nil => Ok("<no value>".into()),
+        Value::Object(o) => Ok(o.print_action().unwrap_or_else(|| sprint_v(v))),
         v => Ok(sprint_v(v)),
     }
 }

@@ -71,6 +71,8 @@ pub enum ListKind {
     String,
     /// `[]int`
     Int,
+    /// Helm's `chartutil.VersionSet` (`[]string` with a `Has` method).
+    VersionSet,
 }
 
 /// Opaque Go objects with fields and methods (`.Files`, `.Capabilities`, ...), supplied by the caller.
@@ -79,6 +81,12 @@ pub trait Object: fmt::Debug {
     fn type_name(&self) -> String;
     /// A field or zero-argument method.
     fn field(&self, name: &str) -> Option<Value>;
+    /// What a template action prints (`{{ .x }}`): Go takes the address of addressable values, so a
+    /// `String()` method with a pointer receiver applies there but not when the value is passed to a
+    /// function. Defaults to [`Object::display`].
+    fn print_action(&self) -> Option<String> {
+        self.display()
+    }
     /// A method called with arguments; `None` when there is no such method.
     fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
         None
@@ -175,6 +183,7 @@ impl Value {
                 ListKind::Any => "[]interface {}".into(),
                 ListKind::String => "[]string".into(),
                 ListKind::Int => "[]int".into(),
+                ListKind::VersionSet => "chartutil.VersionSet".into(),
             },
             Value::Map(m) => m.type_name().unwrap_or("map[string]interface {}").into(),
             Value::Object(o) => o.type_name(),

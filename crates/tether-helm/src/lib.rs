@@ -258,6 +258,22 @@ pub fn resolve_dependencies(
     check_dependencies(c)
 }
 
+static RELEASE_NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+        .expect("valid regex")
+});
+
+/// Helm's `chartutil.ValidateReleaseName`.
+pub fn validate_release_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > 53 || !RELEASE_NAME.is_match(name) {
+        return Err(Error::Invalid(format!(
+            "release name {name:?}: invalid release name, must match regex {} and the length must not be longer than 53",
+            RELEASE_NAME.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// A loaded chart ready to render many times.
 #[derive(Debug)]
 pub struct Renderer {
@@ -287,6 +303,7 @@ impl Renderer {
     /// Renders with already merged user values.
     pub fn render_values(&self, vals: &MapRef, opts: &RenderOptions) -> Result<Rendered, Error> {
         let c = &self.chart;
+        validate_release_name(&opts.release_name)?;
         check_dependencies(c)?;
         if !matches!(c.metadata.chart_type.as_str(), "" | "application") {
             return Err(Error::Invalid(format!(

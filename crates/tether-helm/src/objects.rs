@@ -135,6 +135,12 @@ impl Object for KubeVersion {
         })
     }
     fn display(&self) -> Option<String> {
+        Some(format!(
+            "{{{} {} {}}}",
+            self.version, self.major, self.minor
+        ))
+    }
+    fn print_action(&self) -> Option<String> {
         Some(self.version.clone())
     }
     fn marshal(&self) -> Option<Value> {
@@ -146,40 +152,9 @@ impl Object for KubeVersion {
     }
 }
 
-/// `chartutil.VersionSet` (`[]string` with `Has`).
+/// `chartutil.VersionSet` (`[]string` with `Has`), exposed to templates as a gotmpl `VersionSet` list.
 #[derive(Debug, Clone)]
 pub struct VersionSet(pub Arc<Vec<String>>);
-
-impl Object for VersionSet {
-    fn type_name(&self) -> String {
-        "chartutil.VersionSet".into()
-    }
-    fn field(&self, _name: &str) -> Option<Value> {
-        None
-    }
-    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
-        if name != "Has" {
-            return None;
-        }
-        Some(match args {
-            [Value::String(s)] => Ok(Value::Bool(self.0.iter().any(|v| v == &**s))),
-            [other] => Err(format!(
-                "wrong type for value; expected string; got {}",
-                other.type_name()
-            )),
-            _ => Err(format!(
-                "wrong number of args for Has: want 1 got {}",
-                args.len()
-            )),
-        })
-    }
-    fn display(&self) -> Option<String> {
-        Some(format!("[{}]", self.0.join(" ")))
-    }
-    fn marshal(&self) -> Option<Value> {
-        Some(Value::string_list(self.0.to_vec()))
-    }
-}
 
 #[derive(Debug)]
 struct HelmVersion;
@@ -226,18 +201,26 @@ impl Object for Capabilities {
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
             "KubeVersion" => Value::Object(Rc::new(self.kube_version.clone())),
-            "APIVersions" => Value::Object(Rc::new(self.api_versions.clone())),
+            "APIVersions" => Value::List(
+                ListKind::VersionSet,
+                self.api_versions
+                    .0
+                    .iter()
+                    .map(|v| Value::str(v.as_str()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            ),
             "HelmVersion" => Value::Object(Rc::new(HelmVersion)),
             _ => return None,
         })
     }
     fn display(&self) -> Option<String> {
         Some(format!(
-            "&{{{{{} {} {}}} {} {}}}",
+            "&{{{{{} {} {}}} [{}] {}}}",
             self.kube_version.version,
             self.kube_version.major,
             self.kube_version.minor,
-            self.api_versions.display().unwrap_or_default(),
+            self.api_versions.0.join(" "),
             HelmVersion.display().unwrap_or_default()
         ))
     }

@@ -17,7 +17,7 @@ pub(crate) fn strval(v: &Value) -> String {
 /// Sprig's `strslice`.
 pub(crate) fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(ListKind::String, l) => l.iter().map(strval).collect(),
+        Value::List(ListKind::String | ListKind::VersionSet, l) => l.iter().map(strval).collect(),
         Value::List(_, l) => l.iter().filter(|x| !x.is_nil()).map(strval).collect(),
         Value::Nil => Vec::new(),
         v => vec![strval(v)],
