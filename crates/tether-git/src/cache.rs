@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::checkout::Checkout;
 use crate::creds::SecretString;
@@ -334,6 +334,24 @@ struct Entry {
     fetch: Mutex<FetchState>,
     checkout: Mutex<()>,
     repo: Mutex<Option<gix::ThreadSafeRepository>>,
+    /// Held (shared) by every operation on the repository; eviction needs it exclusively and only
+    /// ever tries, so an entry in use is never evicted.
+    usage: RwLock<()>,
+    /// The cache's clock at the last use (0: not used by this process).
+    last_used: AtomicU64,
+}
+
+/// What [`RepoCache::evict`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Eviction {
+    /// Bytes under the cache root before and after.
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    /// Bare repositories and checkouts removed.
+    pub repos: usize,
+    pub checkouts: usize,
+    /// Least recently used items kept because they were in use.
+    pub skipped_in_use: usize,
 }
 
 /// Counters for tests and metrics.
@@ -351,6 +369,15 @@ pub struct RepoCache {
     root: PathBuf,
     entries: Mutex<HashMap<String, Arc<Entry>>>,
     stats: Stats,
+    /// Disk budget in bytes; `None`: unbounded.
+    budget: Option<u64>,
+    /// Logical clock for least-recently-used ordering.
+    clock: AtomicU64,
+    /// Checkout directories handed out: a lease per directory (held by every [`Checkout`] of it)
+    /// and the clock at its last use.
+    leases: Mutex<HashMap<PathBuf, (Arc<()>, u64)>>,
+    /// Serialises evictions.
+    evicting: Mutex<()>,
 }
 
 impl RepoCache {
@@ -369,7 +396,158 @@ impl RepoCache {
             root,
             entries: Mutex::new(HashMap::new()),
             stats: Stats::default(),
+            budget: None,
+            clock: AtomicU64::new(0),
+            leases: Mutex::new(HashMap::new()),
+            evicting: Mutex::new(()),
         })
+    }
+
+    /// Bounds the cache's disk use: after each download and each new checkout, the least recently
+    /// used bare repositories and checkouts are removed until the cache fits in `bytes`. A
+    /// repository being fetched, resolved or checked out, and a checkout some [`Checkout`] still
+    /// refers to, are never removed. Items left by an earlier process count as least recently
+    /// used, oldest modification time first.
+    pub fn with_disk_budget(mut self, bytes: u64) -> Self {
+        self.budget = Some(bytes);
+        self
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Marks an entry used; the guard keeps it from eviction.
+    fn use_entry<'a>(&self, entry: &'a Entry) -> std::sync::RwLockReadGuard<'a, ()> {
+        entry.last_used.store(self.tick(), Ordering::Relaxed);
+        entry.usage.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A lease on a checkout directory, taken before looking at the directory so that eviction
+    /// cannot remove it in between.
+    fn lease(&self, dir: &Path) -> Arc<()> {
+        let tick = self.tick();
+        let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = leases
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| (Arc::new(()), 0));
+        slot.1 = tick;
+        slot.0.clone()
+    }
+
+    fn enforce_budget(&self) {
+        if let Some(budget) = self.budget {
+            let report = self.evict(budget);
+            if report.repos + report.checkouts > 0 {
+                tracing::debug!(?report, "evicted least recently used cache entries");
+            }
+        }
+    }
+
+    /// Removes least recently used bare repositories and checkouts until the cache holds at most
+    /// `budget` bytes (or nothing more can be removed: what is in use stays).
+    pub fn evict(&self, budget: u64) -> Eviction {
+        let _one = self.evicting.lock().unwrap_or_else(|p| p.into_inner());
+        enum Item {
+            Repo(String),
+            Checkout(PathBuf),
+        }
+        // (order, size, item): items this process used order after all others, by last use;
+        // the others by modification time.
+        let mut items: Vec<(u128, u64, Item)> = Vec::new();
+        let order = |tick: u64, path: &Path| -> u128 {
+            if tick > 0 {
+                (1u128 << 64) + u128::from(tick)
+            } else {
+                std::fs::metadata(path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() % (1u128 << 64))
+            }
+        };
+        let known: HashMap<String, u64> = self
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, e)| (k.clone(), e.last_used.load(Ordering::Relaxed)))
+            .collect();
+        for dir in read_dirs(&self.root.join("repos")) {
+            let key = file_name(&dir);
+            let tick = known.get(&key).copied().unwrap_or(0);
+            items.push((order(tick, &dir), disk_usage(&dir), Item::Repo(key)));
+        }
+        let leased: HashMap<PathBuf, u64> = self
+            .leases
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(p, (_, t))| (p.clone(), *t))
+            .collect();
+        for repo_dir in read_dirs(&self.root.join("checkouts")) {
+            for dir in read_dirs(&repo_dir) {
+                if file_name(&dir).starts_with(".tmp-") {
+                    continue;
+                }
+                let tick = leased.get(&dir).copied().unwrap_or(0);
+                items.push((order(tick, &dir), disk_usage(&dir), Item::Checkout(dir)));
+            }
+        }
+        let before: u64 = items.iter().map(|i| i.1).sum();
+        let mut report = Eviction {
+            bytes_before: before,
+            bytes_after: before,
+            ..Eviction::default()
+        };
+        items.sort_by_key(|i| i.0);
+        for (_, size, item) in items {
+            if report.bytes_after <= budget {
+                break;
+            }
+            let removed = match item {
+                Item::Checkout(dir) => {
+                    let mut leases = self.leases.lock().unwrap_or_else(|p| p.into_inner());
+                    if leases
+                        .get(&dir)
+                        .is_some_and(|(l, _)| Arc::strong_count(l) > 1)
+                    {
+                        false
+                    } else {
+                        leases.remove(&dir);
+                        crate::write::remove_tree(&dir);
+                        report.checkouts += 1;
+                        true
+                    }
+                }
+                Item::Repo(key) => {
+                    let entry = self.entry_by_key(&key);
+                    let removed = match (
+                        entry.usage.try_write(),
+                        entry.fetch.try_lock(),
+                        entry.checkout.try_lock(),
+                    ) {
+                        (Ok(_use), Ok(mut state), Ok(_checkout)) => {
+                            *entry.repo.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                            state.last = None;
+                            let _ = std::fs::remove_dir_all(&entry.repo_dir);
+                            true
+                        }
+                        _ => false,
+                    };
+                    if removed {
+                        report.repos += 1;
+                    }
+                    removed
+                }
+            };
+            if removed {
+                report.bytes_after -= size;
+            } else {
+                report.skipped_in_use += 1;
+            }
+        }
+        report
     }
 
     /// The cache directory.
@@ -383,7 +561,11 @@ impl RepoCache {
     }
 
     fn entry(&self, source: &Source) -> Arc<Entry> {
-        let key = cache_key(source.url());
+        self.entry_by_key(&cache_key(source.url()))
+    }
+
+    fn entry_by_key(&self, key: &str) -> Arc<Entry> {
+        let key = key.to_owned();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .entry(key.clone())
@@ -399,6 +581,8 @@ impl RepoCache {
                     }),
                     checkout: Mutex::new(()),
                     repo: Mutex::new(None),
+                    usage: RwLock::new(()),
+                    last_used: AtomicU64::new(0),
                 })
             })
             .clone()
@@ -432,6 +616,7 @@ impl RepoCache {
     /// Lists the remote's refs without fetching anything (`git ls-remote`).
     pub fn ls_refs(&self, source: &Source) -> Result<RemoteRefs, Error> {
         let entry = self.entry(source);
+        let _use = self.use_entry(&entry);
         let repo = self.open(&entry, source)?;
         self.connect(&repo, source, Want::Nothing)
             .map(|(refs, _)| refs)
@@ -445,6 +630,22 @@ impl RepoCache {
     /// while a fetch of the same repository is in flight wait for it and share its outcome.
     pub fn fetch(&self, source: &Source) -> Result<Arc<RemoteRefs>, Error> {
         let entry = self.entry(source);
+        let downloaded = {
+            let _use = self.use_entry(&entry);
+            self.fetch_shared(&entry, source)
+        };
+        if downloaded.as_ref().is_ok_and(|(_, d)| *d) {
+            self.enforce_budget();
+        }
+        downloaded.map(|(refs, _)| refs)
+    }
+
+    /// [`RepoCache::fetch`] under the entry's use guard; also says whether a pack was downloaded.
+    fn fetch_shared(
+        &self,
+        entry: &Entry,
+        source: &Source,
+    ) -> Result<(Arc<RemoteRefs>, bool), Error> {
         let seen = entry.generation.load(Ordering::Acquire);
         let mut state = entry.fetch.lock().unwrap_or_else(|p| p.into_inner());
         let fingerprint = source.fingerprint();
@@ -452,20 +653,20 @@ impl RepoCache {
             && state.fingerprint == fingerprint
             && let Some(last) = &state.last
         {
-            return last.clone();
+            return last.clone().map(|refs| (refs, false));
         }
-        let result = self.fetch_now(&entry, source).map(Arc::new);
-        state.last = Some(result.clone());
+        let result = self.fetch_now(entry, source);
+        state.last = Some(result.clone().map(|(refs, _)| refs));
         state.fingerprint = fingerprint;
         entry.generation.fetch_add(1, Ordering::AcqRel);
         result
     }
 
-    fn fetch_now(&self, entry: &Entry, source: &Source) -> Result<RemoteRefs, Error> {
+    fn fetch_now(&self, entry: &Entry, source: &Source) -> Result<(Arc<RemoteRefs>, bool), Error> {
         let repo = self.open(entry, source)?;
         tracing::debug!(repo = source.url(), key = entry.key, "fetching");
         self.connect(&repo, source, Want::Refs)
-            .map(|(refs, _)| refs)
+            .map(|(refs, downloaded)| (Arc::new(refs), downloaded))
             .map_err(|message| Error::Fetch {
                 repo: source.url().to_owned(),
                 message,
@@ -660,6 +861,8 @@ impl RepoCache {
     /// Resolves a revision to a commit SHA as Argo CD does (see [`crate::revision`]), fetching what
     /// the commit needs so that [`RepoCache::checkout`] can follow without network access.
     pub fn resolve(&self, source: &Source, revision: &str) -> Result<String, Error> {
+        let entry = self.entry(source);
+        let _use = self.use_entry(&entry);
         let unresolved = || Error::Unresolved {
             repo: source.url().to_owned(),
             revision: revision.to_owned(),
@@ -715,7 +918,24 @@ impl RepoCache {
     /// The read-only tree at `commit` (a full SHA as returned by [`RepoCache::resolve`]), written on
     /// first use and shared afterwards.
     pub fn checkout(&self, source: &Source, commit: &str) -> Result<Checkout, Error> {
-        let entry = self.entry(source);
+        let checkout = {
+            let entry = self.entry(source);
+            let _use = self.use_entry(&entry);
+            self.checkout_in(&entry, source, commit)?
+        };
+        if checkout.1 {
+            self.enforce_budget();
+        }
+        Ok(checkout.0)
+    }
+
+    /// The checkout, and whether it was written now.
+    fn checkout_in(
+        &self,
+        entry: &Entry,
+        source: &Source,
+        commit: &str,
+    ) -> Result<(Checkout, bool), Error> {
         let commit = commit.trim().to_ascii_lowercase();
         let not_found = || Error::CommitNotFound {
             repo: source.url().to_owned(),
@@ -725,21 +945,29 @@ impl RepoCache {
             return Err(not_found());
         }
         let dir = entry.checkout_dir.join(&commit);
+        let lease = self.lease(&dir);
+        let done = |dir: PathBuf, written: bool| {
+            Ok((
+                Checkout::new(dir, commit.clone(), source.url().to_owned())
+                    .with_lease(lease.clone()),
+                written,
+            ))
+        };
         if dir.is_dir() {
-            return Ok(Checkout::new(dir, commit, source.url().to_owned()));
+            return done(dir, false);
         }
         let _guard = entry.checkout.lock().unwrap_or_else(|p| p.into_inner());
         if dir.is_dir() {
-            return Ok(Checkout::new(dir, commit, source.url().to_owned()));
+            return done(dir, false);
         }
-        let mut repo = self.open(&entry, source)?;
+        let mut repo = self.open(entry, source)?;
         let id = gix::ObjectId::from_hex(commit.as_bytes()).map_err(|_| not_found())?;
         if !repo.has_object(id) {
             self.fetch(source)?;
-            repo = self.open(&entry, source)?;
+            repo = self.open(entry, source)?;
             if !repo.has_object(id) {
-                self.fetch_object(&entry, source, id)?;
-                repo = self.open(&entry, source)?;
+                self.fetch_object(entry, source, id)?;
+                repo = self.open(entry, source)?;
             }
             if !repo.has_object(id) {
                 return Err(not_found());
@@ -753,7 +981,7 @@ impl RepoCache {
                 message: redact_str(&message, &source.secrets()),
             },
         )?;
-        Ok(Checkout::new(dir, commit, source.url().to_owned()))
+        done(dir, true)
     }
 }
 
@@ -806,4 +1034,37 @@ fn convert_refs(refs: &[gix::protocol::handshake::Ref]) -> RemoteRefs {
         .collect();
     out.sort_by(|a, b| a.name().cmp(b.name()));
     RemoteRefs { refs: out }
+}
+
+/// Subdirectories of `dir` (none if it cannot be read).
+fn read_dirs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Bytes of the regular files under `dir` (symlinks not followed).
+fn disk_usage(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
 }

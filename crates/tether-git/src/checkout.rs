@@ -21,11 +21,23 @@ pub struct Checkout {
     root: PathBuf,
     commit: String,
     repo: String,
+    /// Keeps the directory from eviction while any clone of this checkout lives.
+    _lease: Option<std::sync::Arc<()>>,
 }
 
 impl Checkout {
     pub(crate) fn new(root: PathBuf, commit: String, repo: String) -> Self {
-        Self { root, commit, repo }
+        Self {
+            root,
+            commit,
+            repo,
+            _lease: None,
+        }
+    }
+
+    pub(crate) fn with_lease(mut self, lease: std::sync::Arc<()>) -> Self {
+        self._lease = Some(lease);
+        self
     }
 
     /// The directory holding the tree. Read through [`Checkout::resolve`], not directly.
