@@ -42,6 +42,40 @@ use crate::tracking::Tracking;
 
 /// The annotation `kubectl apply` writes.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// Prefix of a Secret value as the cache stores it.
+pub const HIDDEN_PREFIX: &str = "tether-hidden:";
+
+/// Replaces each value of a core Secret's `data` (base64 text) by a keyed hash
+/// (`tether-hidden:<hex>`, SipHash with a key random per process), so the cache never holds
+/// Secret values while equal values still compare equal. Also drops the last-applied annotation
+/// (it would carry the values in the clear). Other objects are left alone.
+pub fn hide_secret_values(obj: &mut Value) {
+    use std::hash::{BuildHasher, Hasher};
+    static KEY: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    let is_secret = obj.get("kind").and_then(Value::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    if !is_secret {
+        return;
+    }
+    if let Some(ann) = obj
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        ann.remove(LAST_APPLIED);
+    }
+    let key = KEY.get_or_init(std::hash::RandomState::new);
+    if let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut) {
+        for v in data.values_mut() {
+            if v.as_str().is_some_and(|s| s.starts_with(HIDDEN_PREFIX)) {
+                continue;
+            }
+            let mut h = key.build_hasher();
+            h.write(v.to_string().as_bytes());
+            *v = Value::String(format!("{HIDDEN_PREFIX}{:016x}", h.finish()));
+        }
+    }
+}
+
 /// The in-cluster server URL Argo CD uses for the cluster it runs in.
 pub const IN_CLUSTER_URL: &str = "https://kubernetes.default.svc";
 
@@ -89,6 +123,7 @@ impl Default for CacheSettings {
 }
 
 /// A live object as the cache holds it: its key, its owner and the object as compact JSON.
+/// Secret values are replaced by keyed hashes ([`hide_secret_values`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveObject {
     resource: Arc<ResourceInfo>,
@@ -131,7 +166,8 @@ impl LiveObject {
         let namespace = obj.metadata.namespace.clone().unwrap_or_default();
         let name = obj.metadata.name.clone().unwrap_or_default();
         let resource_version = obj.metadata.resource_version.clone().unwrap_or_default();
-        let value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+        let mut value = serde_json::to_value(&obj).unwrap_or(Value::Null);
+        hide_secret_values(&mut value);
         let app = settings.tracking.app_of(&value);
         Self {
             resource: resource.clone(),
@@ -898,6 +934,45 @@ mod tests {
         obj.metadata.managed_fields = Some(vec![Default::default()]);
         let kept = LiveObject::from_dynamic(obj, &info(), &keep);
         assert!(kept.value()["metadata"].get("managedFields").is_some());
+    }
+
+    #[test]
+    fn secret_values_never_reach_the_cache() {
+        let secret = |data: Value| -> DynamicObject {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "s", "namespace": "ns",
+                             "annotations": {LAST_APPLIED: "{\"data\": {\"p\": \"aHVudGVyMg==\"}}"}},
+                "data": data
+            }))
+            .expect("valid")
+        };
+        let mut sinfo = (*info()).clone();
+        sinfo.resource.kind = "Secret".into();
+        let sinfo = Arc::new(sinfo);
+        let keep = CacheSettings {
+            keep_last_applied: true,
+            ..CacheSettings::default()
+        };
+        let a = LiveObject::from_dynamic(
+            secret(serde_json::json!({"p": "aHVudGVyMg==", "q": "aHVudGVyMg=="})),
+            &sinfo,
+            &keep,
+        );
+        let b =
+            LiveObject::from_dynamic(secret(serde_json::json!({"p": "b3RoZXI="})), &sinfo, &keep);
+        assert!(!a.json().contains("aHVudGVyMg"), "{}", a.json());
+        let (a, b) = (a.value(), b.value());
+        assert_eq!(a["data"]["p"], a["data"]["q"]);
+        assert_ne!(a["data"]["p"], b["data"]["p"]);
+        assert!(
+            a["data"]["p"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(HIDDEN_PREFIX))
+        );
+        // The desired side hashes the same way.
+        let mut desired = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "data": {"p": "aHVudGVyMg=="}});
+        hide_secret_values(&mut desired);
+        assert_eq!(desired["data"]["p"], a["data"]["p"]);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!    the desired object is laid over the live one (fields only the server or other managers set
 //!    stay), both are normalised by `tether-diff` with the app's `ignoreDifferences`
 //!    (`jsonPointers`) applied, and the resource is `OutOfSync` when the result differs from the
-//!    live object; Secret values are masked in every diff;
+//!    live object; Secret values are compared as keyed hashes (the cache holds no Secret value)
+//!    and masked in every diff;
 //! 4. health comes from `tether-health`, per object and for the app.
 //!
 //! Hooks are listed (`hook: true`) without a sync status and do not count towards the app's
@@ -33,7 +34,7 @@ use tether_model::resource::ResourceKey;
 use tether_model::source::ResourceIgnoreDifferences;
 
 use crate::ClusterError;
-use crate::cache::{ClusterCache, LiveObject};
+use crate::cache::{ClusterCache, LiveObject, hide_secret_values};
 use crate::tracking::group_kind;
 
 /// The application being compared.
@@ -225,9 +226,18 @@ pub fn diff_resource(
         .flat_map(|r| r.json_pointers.iter().cloned())
         .collect();
     let mut live_n = live.map(|l| tether_diff::normalize(l, false));
-    let mut predicted = match (desired, &live_n) {
-        (Some(d), Some(l)) => Some(overlay(l, &tether_diff::normalize(d, false))),
-        (Some(d), None) => Some(tether_diff::normalize(d, false)),
+    let desired_n = desired.map(|d| {
+        let mut d = tether_diff::normalize(d, false);
+        // The cache holds Secret values as keyed hashes; hash the desired ones the same way.
+        hide_secret_values(&mut d);
+        d
+    });
+    if let Some(l) = live_n.as_mut() {
+        hide_secret_values(l);
+    }
+    let mut predicted = match (desired_n, &live_n) {
+        (Some(d), Some(l)) => Some(overlay(l, &d)),
+        (Some(d), None) => Some(d),
         (None, _) => None,
     };
     for v in [live_n.as_mut(), predicted.as_mut()].into_iter().flatten() {
@@ -298,19 +308,16 @@ impl ClusterCache {
                 ));
                 continue;
             }
-            let served = self
-                .ensure_watched(&group, &kind, target.watch_timeout)
+            // Watch the kind if it is not yet (refreshing discovery, rate-limited, when it is
+            // unknown). Unknown kinds (e.g. a CR whose CRD the same sync creates) count as
+            // namespaced, as Argo CD's IsNamespacedOrUnknown.
+            self.ensure_watched(&group, &kind, target.watch_timeout)
                 .await?;
-            let namespaced = if served {
-                self.discovery()
-                    .current()
-                    .is_namespaced(&group, &kind)
-                    .unwrap_or(true)
-            } else {
-                // Unknown kinds (e.g. a CR whose CRD the same sync creates) count as namespaced,
-                // as Argo CD's IsNamespacedOrUnknown.
-                true
-            };
+            let namespaced = self
+                .discovery()
+                .current()
+                .is_namespaced(&group, &kind)
+                .unwrap_or(true);
             let meta = obj
                 .get_mut("metadata")
                 .and_then(Value::as_object_mut)
@@ -358,111 +365,126 @@ impl ClusterCache {
             live.entry(o.key()).or_insert(o);
         }
 
-        let mut keys: Vec<ResourceKey> = by_key.keys().cloned().collect();
-        keys.extend(live.keys().filter(|k| !by_key.contains_key(*k)).cloned());
-        keys.sort();
-
-        let mut resources = Vec::with_capacity(keys.len());
-        let mut live_values: Vec<Option<Value>> = Vec::with_capacity(keys.len());
-        let mut sync_status = SyncStatusCode::Synced;
-        for key in keys {
-            let desired = by_key.remove(&key);
-            let live_obj = live.get(&key).cloned();
-            let live_value = live_obj.as_ref().map(|o| o.value());
-            let obj = desired
-                .as_ref()
-                .or(live_value.as_ref())
-                .expect("a key comes from one side");
-            let hook = tether_health::is_hook(obj);
-            let skip = desired.as_ref().is_some_and(tether_health::is_skip);
-            let rules: Vec<&ResourceIgnoreDifferences> = target
-                .ignore_differences
-                .iter()
-                .filter(|r| ignore_rule_applies(r, &key))
-                .collect();
-            let diff = diff_resource(
-                &format!("{}/{}/{}", key.kind, key.namespace, key.name),
-                desired.as_ref(),
-                live_value.as_ref(),
-                &rules,
-            )
-            .map_err(|source| ClusterError::Diff {
-                key: key.to_string(),
-                source,
-            })?;
-            let requires_pruning = desired.is_none() && live_obj.is_some() && !hook;
-            let status = if hook || skip {
-                None
-            } else if diff.modified || desired.is_none() || live_obj.is_none() {
-                let extraneous_ignored =
-                    requires_pruning && has_compare_option(obj, "IgnoreExtraneous");
-                if !extraneous_ignored {
-                    sync_status = SyncStatusCode::OutOfSync;
-                }
-                Some(SyncStatusCode::OutOfSync)
-            } else {
-                Some(SyncStatusCode::Synced)
-            };
-            let version = match (&live_obj, &desired) {
-                (_, Some(d)) => d
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .map(|v| v.rsplit('/').next().unwrap_or(v).to_owned()),
-                (Some(l), None) => Some(l.version().to_owned()),
-                (None, None) => None,
-            };
-            let status = ResourceStatus {
-                group: Some(key.group.clone()).filter(|g| !g.is_empty()),
-                version,
-                kind: Some(key.kind.clone()),
-                namespace: Some(key.namespace.clone()).filter(|n| !n.is_empty()),
-                name: Some(key.name.clone()),
-                status,
-                health: None,
-                hook: hook.then_some(true),
-                requires_pruning: requires_pruning.then_some(true),
-                sync_wave: desired.as_ref().map(sync_wave),
-                requires_deletion_confirmation: None,
-            };
-            live_values.push(live_value);
-            resources.push(ComparedResource {
-                status,
-                key,
-                desired,
-                live: live_obj,
-                diff,
-            });
-        }
-
-        let managed: Vec<ManagedResource<'_>> = resources
-            .iter()
-            .zip(&live_values)
-            .map(|(r, l)| ManagedResource {
-                group: &r.key.group,
-                kind: &r.key.kind,
-                live: l.as_ref(),
-                target: r.desired.as_ref(),
-            })
-            .collect();
-        let self_app = target
-            .self_app
-            .as_ref()
-            .map(|(ns, name)| (ns.as_str(), name.as_str()));
-        let app_health = health.app_health(&managed, self_app);
-        for (r, h) in resources.iter_mut().zip(app_health.resources) {
-            r.status.health = h.map(|h| HealthStatus {
-                status: h.status,
-                message: h.message.filter(|m| !m.is_empty()),
-                last_transition_time: None,
-            });
-        }
-        Ok(ComparisonResult {
-            sync_status,
-            health: app_health.status,
-            resources,
-            warnings,
-        })
+        let mut result = compare_objects(by_key, live, target, health)?;
+        warnings.append(&mut result.warnings);
+        result.warnings = warnings;
+        Ok(result)
     }
+}
+
+/// The comparison proper, without cluster access: desired objects by key (namespace defaulted,
+/// tracking set, as [`ClusterCache::compare`] prepares them) against the live objects by key
+/// (those with the desired keys and those tracked for the app).
+pub fn compare_objects(
+    mut by_key: BTreeMap<ResourceKey, Value>,
+    live: HashMap<ResourceKey, Arc<LiveObject>>,
+    target: &CompareTarget,
+    health: &HealthChecker,
+) -> Result<ComparisonResult, ClusterError> {
+    let mut keys: Vec<ResourceKey> = by_key.keys().cloned().collect();
+    keys.extend(live.keys().filter(|k| !by_key.contains_key(*k)).cloned());
+    keys.sort();
+
+    let mut resources = Vec::with_capacity(keys.len());
+    let mut live_values: Vec<Option<Value>> = Vec::with_capacity(keys.len());
+    let mut sync_status = SyncStatusCode::Synced;
+    for key in keys {
+        let desired = by_key.remove(&key);
+        let live_obj = live.get(&key).cloned();
+        let live_value = live_obj.as_ref().map(|o| o.value());
+        let obj = desired
+            .as_ref()
+            .or(live_value.as_ref())
+            .expect("a key comes from one side");
+        let hook = tether_health::is_hook(obj);
+        let skip = desired.as_ref().is_some_and(tether_health::is_skip);
+        let rules: Vec<&ResourceIgnoreDifferences> = target
+            .ignore_differences
+            .iter()
+            .filter(|r| ignore_rule_applies(r, &key))
+            .collect();
+        let diff = diff_resource(
+            &format!("{}/{}/{}", key.kind, key.namespace, key.name),
+            desired.as_ref(),
+            live_value.as_ref(),
+            &rules,
+        )
+        .map_err(|source| ClusterError::Diff {
+            key: key.to_string(),
+            source,
+        })?;
+        let requires_pruning = desired.is_none() && live_obj.is_some() && !hook;
+        let status = if hook || skip {
+            None
+        } else if diff.modified || desired.is_none() || live_obj.is_none() {
+            let extraneous_ignored =
+                requires_pruning && has_compare_option(obj, "IgnoreExtraneous");
+            if !extraneous_ignored {
+                sync_status = SyncStatusCode::OutOfSync;
+            }
+            Some(SyncStatusCode::OutOfSync)
+        } else {
+            Some(SyncStatusCode::Synced)
+        };
+        let version = match (&live_obj, &desired) {
+            (_, Some(d)) => d
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .map(|v| v.rsplit('/').next().unwrap_or(v).to_owned()),
+            (Some(l), None) => Some(l.version().to_owned()),
+            (None, None) => None,
+        };
+        let status = ResourceStatus {
+            group: Some(key.group.clone()).filter(|g| !g.is_empty()),
+            version,
+            kind: Some(key.kind.clone()),
+            namespace: Some(key.namespace.clone()).filter(|n| !n.is_empty()),
+            name: Some(key.name.clone()),
+            status,
+            health: None,
+            hook: hook.then_some(true),
+            requires_pruning: requires_pruning.then_some(true),
+            sync_wave: desired.as_ref().map(sync_wave),
+            requires_deletion_confirmation: None,
+        };
+        live_values.push(live_value);
+        resources.push(ComparedResource {
+            status,
+            key,
+            desired,
+            live: live_obj,
+            diff,
+        });
+    }
+
+    let managed: Vec<ManagedResource<'_>> = resources
+        .iter()
+        .zip(&live_values)
+        .map(|(r, l)| ManagedResource {
+            group: &r.key.group,
+            kind: &r.key.kind,
+            live: l.as_ref(),
+            target: r.desired.as_ref(),
+        })
+        .collect();
+    let self_app = target
+        .self_app
+        .as_ref()
+        .map(|(ns, name)| (ns.as_str(), name.as_str()));
+    let app_health = health.app_health(&managed, self_app);
+    for (r, h) in resources.iter_mut().zip(app_health.resources) {
+        r.status.health = h.map(|h| HealthStatus {
+            status: h.status,
+            message: h.message.filter(|m| !m.is_empty()),
+            last_transition_time: None,
+        });
+    }
+    Ok(ComparisonResult {
+        sync_status,
+        health: app_health.status,
+        resources,
+        warnings: Vec::new(),
+    })
 }
 
 #[cfg(test)]

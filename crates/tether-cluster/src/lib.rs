@@ -34,7 +34,9 @@ pub mod tracking;
 use std::time::Duration;
 
 pub use cache::{CacheEvent, CacheSettings, ClusterCache, LiveObject, WatchScope, WatchStatus};
-pub use compare::{CompareTarget, ComparisonResult, ResourceDiff};
+pub use compare::{
+    CompareTarget, ComparedResource, ComparisonResult, ResourceDiff, compare_objects,
+};
 pub use discovery::{ApiResources, Discovery, ResourceInfo};
 pub use filter::{FilterError, FilteredResource, ResourceFilter};
 pub use tracking::{Tracking, TrackingMethod};

@@ -501,6 +501,20 @@ async fn compare_detects_a_live_edit_and_its_revert() -> Result<()> {
     }
     assert_eq!(synced.sync_status, SyncStatusCode::Synced);
     assert_ne!(synced.health, HealthStatusCode::Missing);
+    // The cache holds no Secret value, only keyed hashes.
+    let cached_secret = cache
+        .get("", "Secret", n, "creds")
+        .context("creds cached")?;
+    assert!(
+        !cached_secret.json().contains("aHVudGVyMg"),
+        "{}",
+        cached_secret.json()
+    );
+    assert!(
+        cached_secret
+            .json()
+            .contains(tether_cluster::cache::HIDDEN_PREFIX)
+    );
     // The kinds compare needed are watched now, on demand.
     assert!(cache.is_watched("apps", "Deployment"));
 
