@@ -288,7 +288,7 @@ impl Run<'_> {
             hook_type: t.hook.then(|| t.phase.as_str().to_owned()),
             hook_phase: Some(op.as_str().to_owned()),
             sync_phase: Some(t.phase.as_str().to_owned()),
-            images: Vec::new(),
+            images: plan::images(t.obj()),
         };
         let key = (t.key(), t.phase);
         match self.result_index.get(&key) {
@@ -990,9 +990,15 @@ impl Run<'_> {
                     None => Ok((api.create(&post, &obj).await?, "created")),
                 }
             } else {
+                let validate = t.options.get("Validate") != Some("false");
+                if !validate && api.get_opt(&name).await?.is_none() {
+                    // Server-side apply rejects fields the schema does not declare whatever
+                    // `fieldValidation` says; a create drops them (the server's default is Warn).
+                    return Ok((api.create(&post, &obj).await?, "created"));
+                }
                 let mut params = PatchParams::apply(&fm).force();
                 params.dry_run = dry_run;
-                params = if t.option("Validate") || t.options.get("Validate").is_none() {
+                params = if validate {
                     params.validation_strict()
                 } else {
                     params.validation_ignore()

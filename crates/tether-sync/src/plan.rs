@@ -237,6 +237,43 @@ pub fn delete_policies(obj: &Value) -> Vec<HookDeletePolicy> {
     policies
 }
 
+/// Container images of an object's pod spec (Pod, workload templates, CronJob job templates), as
+/// Argo CD lists them in a resource result.
+pub fn images(obj: &Value) -> Vec<String> {
+    let spec = obj.get("spec");
+    let pod_specs = [
+        spec,
+        spec.and_then(|s| s.pointer("/template/spec")),
+        spec.and_then(|s| s.pointer("/jobTemplate/spec/template/spec")),
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for pod in pod_specs.into_iter().flatten() {
+        for list in ["initContainers", "containers"] {
+            for c in pod
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(image) = c.get("image").and_then(Value::as_str)
+                    && !out.iter().any(|i| i == image)
+                {
+                    out.push(image.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Hooks the sync does not run but the Application's deletion does (`PostDelete`).
+pub fn post_delete_hooks(desired: &[Value]) -> Vec<&Value> {
+    desired
+        .iter()
+        .filter(|o| is_hook(o) && hook_types(o).contains(&HookType::PostDelete))
+        .collect()
+}
+
 /// Group, version and kind of an object from its `apiVersion` and `kind`.
 pub fn gvk(obj: &Value) -> (&str, &str, &str) {
     let api_version = obj
@@ -998,6 +1035,24 @@ mod tests {
             p.tasks[2].invalid.as_deref(),
             Some("ConfigMap/c is part of applications app and other")
         );
+    }
+
+    #[test]
+    fn images_and_post_delete_hooks() {
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"initContainers": [{"image": "init:1"}],
+                "containers": [{"image": "app:2"}, {"image": "init:1"}]}}}});
+        assert_eq!(images(&d), ["init:1", "app:2"]);
+        let cj = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+            "containers": [{"image": "cron:3"}]}}}}}});
+        assert_eq!(images(&cj), ["cron:3"]);
+        let hooks = [
+            obj("batch/v1", "Job", "cleanup", json!({HOOK: "PostDelete"})),
+            obj("batch/v1", "Job", "pre", json!({HOOK: "PreSync"})),
+        ];
+        let p = plan(&hooks, &[], &settings(), &namespaced).expect("plan");
+        assert_eq!(names(&p), ["PreSync/0/pre"]);
+        assert_eq!(post_delete_hooks(&hooks).len(), 1);
     }
 
     #[test]

@@ -774,3 +774,121 @@ async fn terminate_deletes_running_hooks() {
     assert!(ns.api::<Job>().get_opt("stuck").await.unwrap().is_none());
     assert!(ns.api::<ConfigMap>().get_opt("c").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn validate_false_skips_field_validation() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let mut odd = cm("odd", json!({}));
+    odd["bogus"] = json!(1);
+    let result = engine
+        .sync(
+            request(ns.name(), vec![odd.clone()], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    let msg = result.resource("ConfigMap", "odd").unwrap().message.clone();
+    assert!(
+        msg.as_deref().unwrap_or_default().contains("bogus"),
+        "{msg:?}"
+    );
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("odd")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    odd["metadata"]["annotations"] = json!({"argocd.argoproj.io/sync-options": "Validate=false"});
+    let result = engine
+        .sync(
+            request(ns.name(), vec![odd], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert!(
+        ns.api::<ConfigMap>()
+            .get_opt("odd")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn prune_propagation_policy_orphan_keeps_dependents() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}});
+    let result = engine
+        .sync(
+            request(ns.name(), vec![deployment], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result.resource("Deployment", "web").unwrap().images,
+        ["nginx:1.27"]
+    );
+    let deployments = ns.api::<Deployment>();
+    let replica_sets = ns.api::<ReplicaSet>();
+    // The controller-manager creates the ReplicaSet.
+    let mut tries = 0;
+    while replica_sets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    {
+        tries += 1;
+        assert!(tries < 300, "no ReplicaSet was created");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut live = serde_json::to_value(deployments.get("web").await.unwrap()).unwrap();
+    live["apiVersion"] = json!("apps/v1");
+    live["kind"] = json!("Deployment");
+    let mut req = request(ns.name(), vec![cm("other", json!({}))], vec![live]);
+    req.prune = true;
+    req.options = SyncOptions::parse(["PrunePropagationPolicy=orphan"]).unwrap();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result
+            .resource("Deployment", "web")
+            .unwrap()
+            .status
+            .as_deref(),
+        Some("Pruned")
+    );
+    let mut tries = 0;
+    while deployments.get_opt("web").await.unwrap().is_some() {
+        tries += 1;
+        assert!(tries < 300, "the Deployment was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let orphans = replica_sets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(orphans.len(), 1, "the ReplicaSet was not orphaned");
+    assert!(orphans[0].metadata.deletion_timestamp.is_none());
+    assert!(
+        orphans[0]
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
