@@ -1,0 +1,116 @@
+//! The narrow interfaces the controller drives: rendering a source, and the cluster (compare,
+//! sync, live-state events, deletion). The real implementations are [`crate::render`] and
+//! [`crate::kube_cluster`]; tests plug in their own.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tether_model::Application;
+use tether_model::application::{HealthStatusCode, ResourceResult, ResourceStatus, SyncStatusCode};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// The manifests of an Application at one revision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    /// Every object, hooks included.
+    pub objects: Vec<Value>,
+    /// The commit (one per source).
+    pub revisions: Vec<String>,
+    /// `Directory`, `Kustomize`, `Helm`, ... (one per source).
+    pub source_types: Vec<String>,
+}
+
+/// Renders an Application's sources.
+#[async_trait]
+pub trait Renderer: Send + Sync + 'static {
+    /// Renders at `revisions` (one per source) or, when `None`, at the sources' targetRevision.
+    /// `hard` skips caches. Errors are messages fit for a ComparisonError condition.
+    async fn render(
+        &self,
+        app: &Application,
+        revisions: Option<&[String]>,
+        hard: bool,
+    ) -> Result<Rendered, String>;
+}
+
+/// One resource of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    /// Argo CD's `status.resources` entry.
+    pub status: ResourceStatus,
+    /// The desired object as it would be applied (tracking set), if desired.
+    pub desired: Option<Value>,
+    /// The live object, if any.
+    pub live: Option<Value>,
+    /// Applying the desired object would change the live one.
+    pub modified: bool,
+    /// Unified diff live → desired (empty when not modified).
+    pub diff: String,
+}
+
+/// Desired against live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub sync: SyncStatusCode,
+    pub health: HealthStatusCode,
+    pub resources: Vec<Compared>,
+    /// Problems that did not stop the comparison.
+    pub warnings: Vec<String>,
+}
+
+/// What a sync is asked to do (the controller already narrowed `desired`/`live` to the
+/// selected resources).
+#[derive(Debug, Clone, Default)]
+pub struct SyncInput {
+    pub app: String,
+    pub namespace: String,
+    pub revision: String,
+    pub desired: Vec<Value>,
+    pub live: Vec<Value>,
+    pub prune: bool,
+    pub dry_run: bool,
+    pub allow_empty: bool,
+    pub force: bool,
+    /// `syncPolicy.syncOptions` plus the operation's.
+    pub sync_options: Vec<String>,
+    /// For `ApplyOutOfSyncOnly`: `group/kind/namespace/name` → modified.
+    pub modified: BTreeMap<String, bool>,
+    pub managed_namespace_metadata: Option<tether_model::source::ManagedNamespaceMetadata>,
+}
+
+/// How a sync ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    /// `Succeeded`, `Failed`, `Error` (or `Running` while waiting for a prune confirmation).
+    pub phase: String,
+    pub message: String,
+    pub resources: Vec<ResourceResult>,
+}
+
+/// The destination cluster.
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// Compares rendered objects with the live objects the app tracks.
+    async fn compare(&self, app: &Application, desired: Vec<Value>) -> Result<Comparison, String>;
+    /// Runs one sync.
+    async fn sync(&self, input: SyncInput, cancel: CancellationToken) -> SyncOutcome;
+    /// Deletes the app's live objects (cascade), returns how many are left.
+    async fn delete_resources(&self, app: &Application, background: bool) -> Result<usize, String>;
+    /// Names (tracking instance names) of apps whose live objects changed.
+    fn events(&self) -> broadcast::Receiver<String>;
+}
+
+/// `group/kind/namespace/name` of an object (the key of [`SyncInput::modified`]).
+pub fn object_key(obj: &Value) -> String {
+    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let group = api.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+    format!(
+        "{group}/{}/{}/{}",
+        s("/kind"),
+        s("/metadata/namespace"),
+        s("/metadata/name")
+    )
+}

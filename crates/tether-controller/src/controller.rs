@@ -1,0 +1,1290 @@
+//! The Application controller: a per-app serialised work queue, N status workers and M
+//! operation permits, refresh on a timer (with jitter), on request (webhook, API, annotation) and
+//! on live-state events; comparison into `status`; auto-sync with Argo CD's rules; operations
+//! with retries; history; rollback.
+//!
+//! Semantics follow Argo CD's `controller/appcontroller.go` (`autoSync`, `alreadyAttemptedSync`,
+//! self-heal backoff, `setOperationState`), `controller/state.go` (conditions, comparedTo) and
+//! `controller/sync.go` (history on success, retries).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::Value;
+use tether_model::application::{
+    ApplicationCondition, ApplicationStatus, ApplicationSummary, ComparedTo, HealthStatus, Operation, OperationInitiator, OperationState, RevisionHistory,
+    SyncOperation, SyncOperationResult, SyncStatus, SyncStatusCode,
+};
+use tether_model::{AppProject, Application};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::{Cluster, Comparison, Rendered, Renderer, SyncInput, object_key};
+use crate::project;
+use crate::queue::Queue;
+use crate::store::{AuditEntry, Store};
+
+/// Condition types (Argo CD's `ApplicationCondition*`).
+pub mod condition {
+    pub const COMPARISON_ERROR: &str = "ComparisonError";
+    pub const INVALID_SPEC_ERROR: &str = "InvalidSpecError";
+    pub const SYNC_ERROR: &str = "SyncError";
+    pub const ORPHANED_RESOURCE_WARNING: &str = "OrphanedResourceWarning";
+    pub const SHARED_RESOURCE_WARNING: &str = "SharedResourceWarning";
+    pub const REPEATED_RESOURCE_WARNING: &str = "RepeatedResourceWarning";
+}
+
+/// Tuning.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Argo CD's namespace (`argocd`).
+    pub control_namespace: String,
+    /// Periodic refresh (Argo CD's `timeout.reconciliation`, 120 s).
+    pub app_resync: Duration,
+    /// Up to this much is added to each periodic refresh (60 s).
+    pub resync_jitter: Duration,
+    pub status_processors: usize,
+    pub operation_processors: usize,
+    /// Self-heal backoff: first delay, factor, cap (Argo CD: 2 s, 3, 5 min).
+    pub self_heal_backoff: (Duration, u32, Duration),
+    /// Retry of failed refreshes (Git/cluster/render errors): first delay and cap.
+    pub error_backoff: (Duration, Duration),
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            control_namespace: "argocd".into(),
+            app_resync: Duration::from_secs(120),
+            resync_jitter: Duration::from_secs(60),
+            status_processors: 20,
+            operation_processors: 10,
+            self_heal_backoff: (Duration::from_secs(2), 3, Duration::from_secs(300)),
+            error_backoff: (Duration::from_secs(5), Duration::from_secs(180)),
+        }
+    }
+}
+
+/// Why an API request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("application {0:?} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Default)]
+struct Entry {
+    app: Application,
+    invalid: Option<String>,
+    origin: String,
+    next_refresh: Option<Instant>,
+    hard: bool,
+    error_attempts: u32,
+    desired: Option<Rendered>,
+    comparison: Option<Comparison>,
+    op_cancel: Option<CancellationToken>,
+    /// Removed from the declarations: its status is dropped once processed.
+    removed: bool,
+}
+
+#[derive(Default)]
+struct State {
+    apps: BTreeMap<String, Entry>,
+    projects: BTreeMap<String, AppProject>,
+}
+
+struct Inner {
+    settings: Settings,
+    renderer: Arc<dyn Renderer>,
+    cluster: Arc<dyn Cluster>,
+    store: Option<Arc<Store>>,
+    state: Mutex<State>,
+    queue: Queue,
+    op_permits: Semaphore,
+    changed: watch::Sender<u64>,
+    shutdown: CancellationToken,
+}
+
+/// The controller. Cheap to clone.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+fn now() -> Time {
+    Time(jiff::Timestamp::now())
+}
+
+fn jitter(max: Duration, name: &str) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    if max.is_zero() {
+        return max;
+    }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write(name.as_bytes());
+    let frac = (h.finish() % 1000) as u32;
+    max * frac / 1000
+}
+
+/// One declared Application, as the controller is given it.
+#[derive(Debug, Clone)]
+pub struct Declaration {
+    pub app: Application,
+    pub origin: String,
+    pub invalid: Option<String>,
+}
+
+impl Controller {
+    /// A controller; nothing runs until [`Controller::start`].
+    pub fn new(
+        settings: Settings,
+        renderer: Arc<dyn Renderer>,
+        cluster: Arc<dyn Cluster>,
+        store: Option<Arc<Store>>,
+    ) -> Self {
+        let permits = settings.operation_processors.max(1);
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                renderer,
+                cluster,
+                store,
+                state: Mutex::new(State::default()),
+                queue: Queue::default(),
+                op_permits: Semaphore::new(permits),
+                changed: watch::channel(0).0,
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Bumps the change counter (API waiters).
+    fn notify(&self) {
+        self.inner.changed.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that changes whenever an app's state does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    /// Starts the workers, the timer and the live-event listener; they stop on
+    /// [`Controller::shutdown`].
+    pub fn start(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for _ in 0..self.inner.settings.status_processors.max(1) {
+            let c = self.clone();
+            handles.push(tokio::spawn(async move {
+                while let Some(name) = c.inner.queue.next().await {
+                    c.process(&name).await;
+                    c.inner.queue.done(&name);
+                }
+            }));
+        }
+        let c = self.clone();
+        handles.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = c.inner.shutdown.cancelled() => break,
+                    _ = tick.tick() => c.enqueue_due(),
+                }
+            }
+        }));
+        let c = self.clone();
+        let mut events = self.inner.cluster.events();
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = c.inner.shutdown.cancelled() => break,
+                    ev = events.recv() => match ev {
+                        Ok(instance) => c.live_changed(&instance),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => c.refresh_all(false),
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        }));
+        handles
+    }
+
+    /// Stops taking work; running operations are cancelled (they end as Failed/terminated and
+    /// resume on the next start because the operation stays recorded).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.queue.close();
+        let st = self.lock();
+        for e in st.apps.values() {
+            if let Some(c) = &e.op_cancel {
+                c.cancel();
+            }
+        }
+    }
+
+    fn enqueue_due(&self) {
+        let now = Instant::now();
+        let due: Vec<String> = {
+            let mut st = self.lock();
+            st.apps
+                .iter_mut()
+                .filter(|(_, e)| e.next_refresh.is_some_and(|t| t <= now))
+                .map(|(n, e)| {
+                    e.next_refresh = None;
+                    n.clone()
+                })
+                .collect()
+        };
+        for n in due {
+            self.inner.queue.add(&n);
+        }
+    }
+
+    fn live_changed(&self, instance: &str) {
+        let known = self.lock().apps.contains_key(instance);
+        if known {
+            self.inner.queue.add(instance);
+        }
+    }
+
+    /// Replaces the declared Applications and projects (file mode: the directory was read
+    /// again; cluster mode: the watch changed). Status of apps already known is kept; apps
+    /// restored from the store resume their operation.
+    pub fn declare(&self, apps: Vec<Declaration>, projects: BTreeMap<String, AppProject>) {
+        let mut changed = Vec::new();
+        {
+            let mut st = self.lock();
+            st.projects = projects;
+            let names: BTreeSet<String> = apps
+                .iter()
+                .filter_map(|d| d.app.metadata.name.clone())
+                .collect();
+            for (name, e) in st.apps.iter_mut() {
+                if !names.contains(name) && !e.removed {
+                    e.removed = true;
+                    changed.push(name.clone());
+                }
+            }
+            for d in apps {
+                let Some(name) = d.app.metadata.name.clone() else {
+                    continue;
+                };
+                match st.apps.get_mut(&name) {
+                    Some(e) => {
+                        let same = e.app.spec == d.app.spec
+                            && e.app.metadata.annotations == d.app.metadata.annotations
+                            && e.invalid == d.invalid
+                            && !e.removed;
+                        e.app.metadata = d.app.metadata;
+                        e.app.spec = d.app.spec;
+                        if d.app.operation.is_some() {
+                            e.app.operation = d.app.operation;
+                        }
+                        e.invalid = d.invalid;
+                        e.origin = d.origin;
+                        e.removed = false;
+                        if !same {
+                            changed.push(name);
+                        }
+                    }
+                    None => {
+                        let mut app = d.app;
+                        // Restore status (and a pending operation) from the store.
+                        if let Some(saved) = self
+                            .inner
+                            .store
+                            .as_ref()
+                            .and_then(|s| s.get_app(&name).ok().flatten())
+                        {
+                            app.status = saved.status;
+                            if app.operation.is_none() {
+                                app.operation = saved.operation;
+                            }
+                        }
+                        st.apps.insert(
+                            name.clone(),
+                            Entry {
+                                app,
+                                invalid: d.invalid,
+                                origin: d.origin,
+                                ..Default::default()
+                            },
+                        );
+                        changed.push(name);
+                    }
+                }
+            }
+        }
+        for n in changed {
+            self.inner.queue.add(&n);
+        }
+        self.notify();
+    }
+
+    /// Asks for a refresh of every app.
+    pub fn refresh_all(&self, hard: bool) {
+        let names: Vec<String> = {
+            let mut st = self.lock();
+            st.apps
+                .iter_mut()
+                .map(|(n, e)| {
+                    e.hard |= hard;
+                    n.clone()
+                })
+                .collect()
+        };
+        for n in names {
+            self.inner.queue.add(&n);
+        }
+    }
+
+    /// Asks for a refresh of one app.
+    pub fn refresh(&self, name: &str, hard: bool) -> Result<(), RequestError> {
+        {
+            let mut st = self.lock();
+            let e = st
+                .apps
+                .get_mut(name)
+                .ok_or_else(|| RequestError::NotFound(name.to_owned()))?;
+            e.hard |= hard;
+        }
+        self.inner.queue.add(name);
+        Ok(())
+    }
+
+    /// Every Application (with status), by name.
+    pub fn apps(&self) -> Vec<Application> {
+        self.lock()
+            .apps
+            .values()
+            .filter(|e| !e.removed)
+            .map(|e| e.app.clone())
+            .collect()
+    }
+
+    /// One Application.
+    pub fn app(&self, name: &str) -> Option<Application> {
+        self.lock()
+            .apps
+            .get(name)
+            .filter(|e| !e.removed)
+            .map(|e| e.app.clone())
+    }
+
+    /// The projects (the built-in `default` included unless declared).
+    pub fn projects(&self) -> Vec<AppProject> {
+        let st = self.lock();
+        let mut out: Vec<AppProject> = st.projects.values().cloned().collect();
+        if !st.projects.contains_key("default") {
+            out.insert(0, project::default_project());
+        }
+        out
+    }
+
+    /// Last rendered manifests of an app.
+    pub fn manifests(&self, name: &str) -> Option<Vec<Value>> {
+        self.lock()
+            .apps
+            .get(name)
+            .and_then(|e| e.desired.as_ref().map(|d| d.objects.clone()))
+    }
+
+    /// Last comparison of an app.
+    pub fn comparison(&self, name: &str) -> Option<Comparison> {
+        self.lock()
+            .apps
+            .get(name)
+            .and_then(|e| e.comparison.clone())
+    }
+
+    /// The audit log.
+    pub fn audit_log(&self, app: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+        self.inner
+            .store
+            .as_ref()
+            .and_then(|s| s.audit_log(app, limit).ok())
+            .unwrap_or_default()
+    }
+
+    fn audit(&self, app: &str, reason: &str, by: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::info!(app, reason, initiated_by = by, "{message}");
+        if let Some(store) = &self.inner.store
+            && let Err(e) = store.audit(AuditEntry {
+                seq: 0,
+                time: now().0.to_string(),
+                app: app.to_owned(),
+                reason: reason.to_owned(),
+                initiated_by: by.to_owned(),
+                message,
+            })
+        {
+            tracing::warn!("audit log: {e}");
+        }
+    }
+
+    /// Requests a sync operation (the CLI's `app sync`), as Argo CD's API server sets
+    /// `operation`.
+    pub fn request_sync(
+        &self,
+        name: &str,
+        sync: SyncOperation,
+        username: &str,
+    ) -> Result<(), RequestError> {
+        {
+            let mut st = self.lock();
+            let e = st
+                .apps
+                .get_mut(name)
+                .filter(|e| !e.removed)
+                .ok_or_else(|| RequestError::NotFound(name.to_owned()))?;
+            if let Some(msg) = &e.invalid {
+                return Err(RequestError::Invalid(msg.clone()));
+            }
+            if e.app.operation.is_some() {
+                return Err(RequestError::Conflict(
+                    "another operation is already in progress".into(),
+                ));
+            }
+            let retry = e
+                .app
+                .spec
+                .sync_policy
+                .as_ref()
+                .and_then(|p| p.retry.clone());
+            e.app.operation = Some(Operation {
+                sync: Some(sync),
+                initiated_by: Some(OperationInitiator {
+                    username: Some(username.to_owned()),
+                    automated: None,
+                }),
+                info: Vec::new(),
+                retry,
+            });
+        }
+        self.save(name);
+        self.audit(name, "OperationRequested", username, "sync requested");
+        self.inner.queue.add(name);
+        self.notify();
+        Ok(())
+    }
+
+    /// Rolls back to a history entry (refused while auto-sync is on, as in Argo CD).
+    pub fn rollback(
+        &self,
+        name: &str,
+        id: i64,
+        prune: bool,
+        dry_run: bool,
+        username: &str,
+    ) -> Result<(), RequestError> {
+        let (source, revision) = {
+            let st = self.lock();
+            let e = st
+                .apps
+                .get(name)
+                .filter(|e| !e.removed)
+                .ok_or_else(|| RequestError::NotFound(name.to_owned()))?;
+            if e.app.spec.automated().is_some() {
+                return Err(RequestError::Invalid(format!(
+                    "rollback cannot be initiated when auto-sync is enabled (application {name:?})"
+                )));
+            }
+            let history = e
+                .app
+                .status
+                .as_ref()
+                .map(|s| s.history.clone())
+                .unwrap_or_default();
+            let h = history.iter().find(|h| h.id == id).ok_or_else(|| {
+                RequestError::Invalid(format!(
+                    "application {name:?} does not have deployment id '{id}' in history"
+                ))
+            })?;
+            (h.source.clone(), h.revision.clone())
+        };
+        self.request_sync(
+            name,
+            SyncOperation {
+                revision,
+                source,
+                prune: Some(prune),
+                dry_run: Some(dry_run),
+                ..Default::default()
+            },
+            username,
+        )?;
+        self.audit(name, "Rollback", username, format!("rollback to history id {id}"));
+        Ok(())
+    }
+
+    /// Terminates the running operation.
+    pub fn terminate(&self, name: &str) -> Result<(), RequestError> {
+        let st = self.lock();
+        let e = st
+            .apps
+            .get(name)
+            .ok_or_else(|| RequestError::NotFound(name.to_owned()))?;
+        match (&e.app.operation, &e.op_cancel) {
+            (Some(_), Some(c)) => {
+                c.cancel();
+                Ok(())
+            }
+            _ => Err(RequestError::Conflict(
+                "Unable to terminate operation. No operation is in progress".into(),
+            )),
+        }
+    }
+
+    /// Deletes the app's live resources (cascade) and forgets the app until it is declared again.
+    pub async fn delete(&self, name: &str, cascade: bool) -> Result<usize, RequestError> {
+        let app = self
+            .app(name)
+            .ok_or_else(|| RequestError::NotFound(name.to_owned()))?;
+        let left = if cascade {
+            self.inner
+                .cluster
+                .delete_resources(&app, false)
+                .await
+                .map_err(RequestError::Conflict)?
+        } else {
+            0
+        };
+        self.lock().apps.remove(name);
+        if let Some(s) = &self.inner.store {
+            let _ = s.delete_app(name);
+        }
+        self.audit(
+            name,
+            "Deleted",
+            "admin",
+            format!("application deleted (cascade: {cascade})"),
+        );
+        self.notify();
+        Ok(left)
+    }
+
+    fn save(&self, name: &str) {
+        let app = self.lock().apps.get(name).map(|e| e.app.clone());
+        if let (Some(app), Some(store)) = (app, &self.inner.store)
+            && let Err(e) = store.put_app(&app)
+        {
+            tracing::warn!(app = name, "saving status: {e}");
+        }
+    }
+
+    fn with_entry<T>(&self, name: &str, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
+        let mut st = self.lock();
+        st.apps.get_mut(name).map(f)
+    }
+
+    fn project_of(&self, app: &Application) -> Result<AppProject, String> {
+        let pname = app.spec.project().to_owned();
+        let st = self.lock();
+        match st.projects.get(&pname) {
+            Some(p) => Ok(p.clone()),
+            None if pname == "default" => Ok(project::default_project()),
+            None => Err(format!(
+                "Application referencing project {pname} which does not exist"
+            )),
+        }
+    }
+
+    /// One pass over an app: invalid spec → operation → refresh → auto-sync.
+    async fn process(&self, name: &str) {
+        let Some((app, invalid, removed, hard)) = self.with_entry(name, |e| {
+            let hard = std::mem::take(&mut e.hard);
+            (e.app.clone(), e.invalid.clone(), e.removed, hard)
+        }) else {
+            return;
+        };
+        if removed {
+            self.lock().apps.remove(name);
+            if let Some(s) = &self.inner.store {
+                let _ = s.delete_app(name);
+            }
+            self.audit(name, "Removed", "", "application no longer declared");
+            self.notify();
+            return;
+        }
+        let invalid = invalid.or_else(|| {
+            self.project_of(&app)
+                .and_then(|p| project::check_app(&app, &p))
+                .err()
+        });
+        if let Some(msg) = invalid {
+            self.set_status(name, |s| {
+                s.sync = Some(SyncStatus {
+                    status: SyncStatusCode::Unknown,
+                    ..s.sync.clone().unwrap_or(SyncStatus {
+                        status: SyncStatusCode::Unknown,
+                        compared_to: None,
+                        revision: None,
+                        revisions: Vec::new(),
+                    })
+                });
+                set_condition(s, condition::INVALID_SPEC_ERROR, Some(&msg));
+                set_condition(s, condition::COMPARISON_ERROR, None);
+                s.reconciled_at = Some(now());
+            });
+            self.schedule(name, false);
+            return;
+        }
+        if app.operation.is_some() && !self.inner.shutdown.is_cancelled() {
+            self.run_operation(name).await;
+        }
+        let ok = self.compare(name, hard).await;
+        if ok {
+            self.auto_sync(name);
+        }
+    }
+
+    fn set_status(&self, name: &str, f: impl FnOnce(&mut ApplicationStatus)) {
+        self.with_entry(name, |e| {
+            let s = e.app.status.get_or_insert_with(Default::default);
+            f(s);
+        });
+        self.save(name);
+        self.notify();
+    }
+
+    fn schedule(&self, name: &str, failed: bool) {
+        let s = &self.inner.settings;
+        self.with_entry(name, |e| {
+            let delay = if failed {
+                e.error_attempts = e.error_attempts.saturating_add(1);
+                let (base, cap) = s.error_backoff;
+                base.saturating_mul(1u32 << e.error_attempts.min(16).saturating_sub(1))
+                    .min(cap)
+            } else {
+                e.error_attempts = 0;
+                s.app_resync + jitter(s.resync_jitter, name)
+            };
+            e.next_refresh = Some(Instant::now() + delay);
+        });
+    }
+
+    /// Renders and compares; fills status. False when it failed (status says why).
+    async fn compare(&self, name: &str, hard: bool) -> bool {
+        let Some(app) = self.app(name) else {
+            return false;
+        };
+        let result = match self.inner.renderer.render(&app, None, hard).await {
+            Ok(r) => match self
+                .inner
+                .cluster
+                .compare(&app, r.objects.clone())
+                .await
+            {
+                Ok(c) => Ok((r, c)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(format!("failed to generate manifests: {e}")),
+        };
+        match result {
+            Err(msg) => {
+                let first = self
+                    .app(name)
+                    .and_then(|a| a.status)
+                    .is_none_or(|s| condition_message(&s, condition::COMPARISON_ERROR).is_none());
+                if first {
+                    self.audit(name, "ComparisonError", "", msg.clone());
+                }
+                self.set_status(name, |s| {
+                    let prev = s.sync.take();
+                    s.sync = Some(SyncStatus {
+                        status: SyncStatusCode::Unknown,
+                        compared_to: prev.as_ref().and_then(|p| p.compared_to.clone()),
+                        revision: prev.as_ref().and_then(|p| p.revision.clone()),
+                        revisions: prev.map(|p| p.revisions).unwrap_or_default(),
+                    });
+                    set_condition(s, condition::COMPARISON_ERROR, Some(&msg));
+                    set_condition(s, condition::INVALID_SPEC_ERROR, None);
+                    s.reconciled_at = Some(now());
+                });
+                self.schedule(name, true);
+                false
+            }
+            Ok((rendered, cmp)) => {
+                let project = self.project_of(&app).unwrap_or_else(|_| project::default_project());
+                let denied: Vec<String> = cmp
+                    .resources
+                    .iter()
+                    .filter(|r| r.desired.is_some())
+                    .filter(|r| {
+                        let st = &r.status;
+                        !project::resource_permitted(
+                            &project,
+                            st.group.as_deref().unwrap_or(""),
+                            st.kind.as_deref().unwrap_or(""),
+                            st.namespace.as_deref().is_some_and(|n| !n.is_empty()),
+                        )
+                    })
+                    .map(|r| {
+                        format!(
+                            "resource {}:{} is not permitted in project {}",
+                            r.status.group.as_deref().unwrap_or(""),
+                            r.status.kind.as_deref().unwrap_or(""),
+                            app.spec.project()
+                        )
+                    })
+                    .collect();
+                let images = images(&rendered.objects);
+                let sources: Vec<_> = app.spec.sources.clone();
+                self.set_status(name, |s| {
+                    let multi = !sources.is_empty();
+                    s.sync = Some(SyncStatus {
+                        status: cmp.sync,
+                        compared_to: Some(ComparedTo {
+                            source: if multi { None } else { app.spec.source.clone() },
+                            destination: app.spec.destination.clone(),
+                            sources: sources.clone(),
+                            ignore_differences: app.spec.ignore_differences.clone(),
+                        }),
+                        revision: if multi {
+                            None
+                        } else {
+                            rendered.revisions.first().cloned()
+                        },
+                        revisions: if multi {
+                            rendered.revisions.clone()
+                        } else {
+                            Vec::new()
+                        },
+                    });
+                    let prev_health = s.health.take();
+                    let transition = prev_health
+                        .as_ref()
+                        .filter(|h| h.status == cmp.health)
+                        .and_then(|h| h.last_transition_time.clone())
+                        .unwrap_or_else(now);
+                    s.health = Some(HealthStatus {
+                        status: cmp.health,
+                        message: None,
+                        last_transition_time: Some(transition),
+                    });
+                    s.resources = cmp.resources.iter().map(|r| r.status.clone()).collect();
+                    s.summary = Some(ApplicationSummary {
+                        external_urls: s
+                            .summary
+                            .take()
+                            .map(|x| x.external_urls)
+                            .unwrap_or_default(),
+                        images: images.clone(),
+                    });
+                    if multi {
+                        s.source_types = rendered.source_types.clone();
+                        s.source_type = None;
+                    } else {
+                        s.source_type = rendered.source_types.first().cloned();
+                    }
+                    set_condition(s, condition::COMPARISON_ERROR, None);
+                    let denied_msg = (!denied.is_empty()).then(|| denied.join("; "));
+                    set_condition(s, condition::INVALID_SPEC_ERROR, denied_msg.as_deref());
+                    let shared: Vec<&String> = cmp
+                        .warnings
+                        .iter()
+                        .filter(|w| w.contains("is part of applications"))
+                        .collect();
+                    let shared_msg = (!shared.is_empty())
+                        .then(|| shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "));
+                    set_condition(s, condition::SHARED_RESOURCE_WARNING, shared_msg.as_deref());
+                    let t = now();
+                    s.reconciled_at = Some(t.clone());
+                    s.observed_at = Some(t);
+                    s.controller_namespace = Some(self.inner.settings.control_namespace.clone());
+                });
+                self.with_entry(name, |e| {
+                    e.desired = Some(rendered);
+                    e.comparison = Some(cmp);
+                });
+                self.schedule(name, false);
+                true
+            }
+        }
+    }
+
+    /// Argo CD's `autoSync`: sets an automated operation when the app is OutOfSync and the
+    /// rules allow it.
+    fn auto_sync(&self, name: &str) {
+        let Some(app) = self.app(name) else { return };
+        let Some(auto) = app.spec.automated().cloned() else {
+            return;
+        };
+        if app.operation.is_some() || app.metadata.deletion_timestamp.is_some() {
+            return;
+        }
+        let Some(status) = app.status.clone() else { return };
+        let Some(sync) = status.sync.clone() else { return };
+        if sync.status != SyncStatusCode::OutOfSync {
+            return;
+        }
+        let prune = auto.prune.unwrap_or(false);
+        let self_heal = auto.self_heal.unwrap_or(false);
+        let allow_empty = auto.allow_empty.unwrap_or(false);
+        if !prune {
+            let prune_only = status
+                .resources
+                .iter()
+                .filter(|r| r.status != Some(SyncStatusCode::Synced))
+                .all(|r| r.requires_pruning == Some(true));
+            if prune_only {
+                tracing::debug!(
+                    app = name,
+                    "skipping auto-sync: need to prune extra resources only but automated prune is disabled"
+                );
+                return;
+            }
+        }
+        let desired_rev = sync.revision.clone().unwrap_or_default();
+        let desired_revs = sync.revisions.clone();
+        let attempted = status.operation_state.as_ref().and_then(|op| {
+            let r = op.sync_result.as_ref()?;
+            let same_rev = if desired_revs.is_empty() {
+                r.revision == desired_rev
+            } else {
+                r.revisions == desired_revs
+            };
+            let same_source = sync.compared_to.as_ref().is_none_or(|c| {
+                (c.source.is_none() || r.source == c.source)
+                    && (c.sources.is_empty() || r.sources == c.sources)
+            });
+            (same_rev && same_source).then(|| op.phase.clone())
+        });
+        let mut self_heal_count = status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.operation.sync.as_ref())
+            .and_then(|s| s.self_heal_attempts_count)
+            .unwrap_or(0);
+        if let Some(phase) = &attempted {
+            if phase != "Succeeded" {
+                let msg = format!(
+                    "Failed last sync attempt to {desired_rev}: {}",
+                    status
+                        .operation_state
+                        .as_ref()
+                        .and_then(|o| o.message.clone())
+                        .unwrap_or_default()
+                );
+                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, Some(&msg)));
+                return;
+            }
+            if !self_heal {
+                tracing::debug!(
+                    app = name,
+                    "skipping auto-sync: most recent sync already to {desired_rev}"
+                );
+                return;
+            }
+            // Self-heal with backoff since the last operation finished.
+            let (base, factor, cap) = self.inner.settings.self_heal_backoff;
+            let mut delay = base;
+            for _ in 0..self_heal_count {
+                delay = delay.saturating_mul(factor).min(cap);
+            }
+            let finished = status
+                .operation_state
+                .as_ref()
+                .and_then(|o| o.finished_at.clone());
+            if let Some(f) = finished {
+                let since = jiff::Timestamp::now().duration_since(f.0);
+                let since = Duration::try_from(since).unwrap_or_default();
+                if since < delay {
+                    let remaining = delay - since;
+                    self.with_entry(name, |e| {
+                        let at = Instant::now() + remaining;
+                        e.next_refresh = Some(e.next_refresh.map_or(at, |t| t.min(at)));
+                    });
+                    return;
+                }
+            }
+            self_heal_count += 1;
+        } else {
+            self_heal_count = 0;
+        }
+        if prune && !allow_empty {
+            let all_prune = !status.resources.is_empty()
+                && status
+                    .resources
+                    .iter()
+                    .all(|r| r.requires_pruning == Some(true));
+            if all_prune {
+                let msg = format!(
+                    "Skipping sync attempt to {desired_rev}: auto-sync will wipe out all resources"
+                );
+                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, Some(&msg)));
+                return;
+            }
+        }
+        let options = app
+            .spec
+            .sync_policy
+            .as_ref()
+            .map(|p| p.sync_options.clone())
+            .unwrap_or_default();
+        let retry = app.spec.sync_policy.as_ref().and_then(|p| p.retry.clone());
+        let op = Operation {
+            sync: Some(SyncOperation {
+                revision: (!desired_rev.is_empty()).then_some(desired_rev.clone()),
+                revisions: desired_revs,
+                prune: Some(prune),
+                sync_options: options,
+                self_heal_attempts_count: (self_heal_count > 0).then_some(self_heal_count),
+                ..Default::default()
+            }),
+            initiated_by: Some(OperationInitiator {
+                username: None,
+                automated: Some(true),
+            }),
+            info: Vec::new(),
+            retry,
+        };
+        self.with_entry(name, |e| e.app.operation = Some(op));
+        self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, None));
+        self.audit(
+            name,
+            "AutoSync",
+            "automated",
+            format!("initiated automated sync to '{desired_rev}'"),
+        );
+        self.inner.queue.add(name);
+    }
+
+    /// Runs the app's pending operation (with retries), then clears it.
+    async fn run_operation(&self, name: &str) {
+        let Ok(_permit) = self.inner.op_permits.acquire().await else {
+            return;
+        };
+        let Some(app) = self.app(name) else { return };
+        let Some(op) = app.operation.clone() else { return };
+        let sync_op = op.sync.clone().unwrap_or_default();
+        let by = op
+            .initiated_by
+            .as_ref()
+            .map(|i| {
+                if i.automated == Some(true) {
+                    "automated".to_owned()
+                } else {
+                    i.username.clone().unwrap_or_default()
+                }
+            })
+            .unwrap_or_default();
+        let cancel = self.inner.shutdown.child_token();
+        self.with_entry(name, |e| e.op_cancel = Some(cancel.clone()));
+        // Resume: keep startedAt and retryCount of the recorded running operation.
+        let prev = app.status.as_ref().and_then(|s| s.operation_state.clone());
+        let resumed = prev
+            .as_ref()
+            .filter(|p| p.phase == "Running" && p.operation == op);
+        let started = resumed.map_or_else(now, |p| p.started_at.clone());
+        let mut retry_count = resumed.and_then(|p| p.retry_count).unwrap_or(0);
+        if resumed.is_none() {
+            self.audit(name, "OperationStarted", &by, "sync started");
+        }
+        loop {
+            self.set_status(name, |s| {
+                s.operation_state = Some(OperationState {
+                    operation: op.clone(),
+                    phase: "Running".into(),
+                    message: Some(if retry_count > 0 {
+                        format!("Retrying attempt #{retry_count}")
+                    } else {
+                        "sync in progress".into()
+                    }),
+                    sync_result: None,
+                    started_at: started.clone(),
+                    finished_at: None,
+                    retry_count: (retry_count > 0).then_some(retry_count),
+                });
+            });
+            let (phase, message, result) = self.sync_once(&app, &sync_op, cancel.clone()).await;
+            let terminated = cancel.is_cancelled();
+            let failed = phase == "Failed" || phase == "Error";
+            let limit = op.retry.as_ref().map(|r| r.limit.unwrap_or(0)).unwrap_or(0);
+            let can_retry = failed
+                && !terminated
+                && op.retry.is_some()
+                && (limit < 0 || retry_count < limit);
+            if can_retry {
+                let delay = op
+                    .retry
+                    .as_ref()
+                    .and_then(|r| r.next_delay(u32::try_from(retry_count).unwrap_or(0)).ok())
+                    .unwrap_or(Duration::from_secs(5));
+                retry_count += 1;
+                self.set_status(name, |s| {
+                    if let Some(o) = s.operation_state.as_mut() {
+                        o.message = Some(format!(
+                            "{message}. Retrying attempt #{retry_count} in {}s",
+                            delay.as_secs()
+                        ));
+                        o.sync_result = result.clone();
+                        o.retry_count = Some(retry_count);
+                    }
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = cancel.cancelled() => {}
+                }
+            }
+            let shutting_down = self.inner.shutdown.is_cancelled();
+            if shutting_down && terminated {
+                // Leave the operation recorded as Running: the next start resumes it.
+                self.with_entry(name, |e| e.op_cancel = None);
+                return;
+            }
+            let (phase, message) = if terminated {
+                ("Failed".to_owned(), "Operation terminated".to_owned())
+            } else {
+                (phase, message)
+            };
+            let finished = now();
+            let success = phase == "Succeeded";
+            let dry_run = sync_op.dry_run == Some(true);
+            self.with_entry(name, |e| {
+                e.app.operation = None;
+                e.op_cancel = None;
+                let s = e.app.status.get_or_insert_with(Default::default);
+                s.operation_state = Some(OperationState {
+                    operation: op.clone(),
+                    phase: phase.clone(),
+                    message: Some(message.clone()),
+                    sync_result: result.clone(),
+                    started_at: started.clone(),
+                    finished_at: Some(finished.clone()),
+                    retry_count: (retry_count > 0).then_some(retry_count),
+                });
+                if success && !dry_run {
+                    if let Some(r) = &result {
+                        let id = s.history.iter().map(|h| h.id).max().map_or(0, |m| m + 1);
+                        s.history.push(RevisionHistory {
+                            revision: (!r.revision.is_empty()).then(|| r.revision.clone()),
+                            deployed_at: finished.clone(),
+                            id,
+                            source: r.source.clone(),
+                            deploy_started_at: Some(started.clone()),
+                            sources: r.sources.clone(),
+                            revisions: r.revisions.clone(),
+                            initiated_by: op.initiated_by.clone(),
+                        });
+                        let limit = usize::try_from(e.app.spec.revision_history_limit().max(0))
+                            .unwrap_or(10);
+                        let excess = s.history.len().saturating_sub(limit);
+                        s.history.drain(..excess);
+                    }
+                    set_condition(s, condition::SYNC_ERROR, None);
+                }
+            });
+            self.save(name);
+            self.notify();
+            self.audit(
+                name,
+                "OperationCompleted",
+                &by,
+                format!("sync {phase}: {message}"),
+            );
+            return;
+        }
+    }
+
+    /// One sync attempt: render at the requested revision, compare, narrow, sync.
+    async fn sync_once(
+        &self,
+        app: &Application,
+        op: &SyncOperation,
+        cancel: CancellationToken,
+    ) -> (String, String, Option<SyncOperationResult>) {
+        let mut target = app.clone();
+        if let Some(src) = &op.source {
+            target.spec.source = Some(src.clone());
+        }
+        if !op.sources.is_empty() {
+            target.spec.sources = op.sources.clone();
+        }
+        let revisions: Option<Vec<String>> = if !op.revisions.is_empty() {
+            Some(op.revisions.clone())
+        } else {
+            op.revision.clone().filter(|r| !r.is_empty()).map(|r| vec![r])
+        };
+        let rendered = match self
+            .inner
+            .renderer
+            .render(&target, revisions.as_deref(), false)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    "Error".into(),
+                    format!("ComparisonError: failed to generate manifests: {e}"),
+                    None,
+                );
+            }
+        };
+        let cmp = match self
+            .inner
+            .cluster
+            .compare(&target, rendered.objects.clone())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return ("Error".into(), format!("ComparisonError: {e}"), None),
+        };
+        let selected = |r: &crate::backend::Compared| {
+            op.resources.is_empty()
+                || op.resources.iter().any(|sel| {
+                    sel.kind == r.status.kind.as_deref().unwrap_or("")
+                        && sel.name == r.status.name.as_deref().unwrap_or("")
+                        && sel.group.as_deref().unwrap_or("")
+                            == r.status.group.as_deref().unwrap_or("")
+                        && (sel.namespace.as_deref().unwrap_or("").is_empty()
+                            || sel.namespace.as_deref() == r.status.namespace.as_deref())
+                })
+        };
+        let mut input = SyncInput {
+            app: app.metadata.name.clone().unwrap_or_default(),
+            namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+            revision: rendered.revisions.first().cloned().unwrap_or_default(),
+            prune: op.prune.unwrap_or(false),
+            dry_run: op.dry_run.unwrap_or(false),
+            allow_empty: app
+                .spec
+                .automated()
+                .and_then(|a| a.allow_empty)
+                .unwrap_or(false),
+            force: op
+                .sync_strategy
+                .as_ref()
+                .and_then(|s| s.apply.as_ref().or(s.hook.as_ref()))
+                .and_then(|f| f.force)
+                .unwrap_or(false),
+            sync_options: app
+                .spec
+                .sync_policy
+                .as_ref()
+                .map(|p| p.sync_options.clone())
+                .unwrap_or_default(),
+            managed_namespace_metadata: app
+                .spec
+                .sync_policy
+                .as_ref()
+                .and_then(|p| p.managed_namespace_metadata.clone()),
+            ..Default::default()
+        };
+        input.sync_options.extend(op.sync_options.iter().cloned());
+        for r in cmp.resources.iter().filter(|r| selected(r)) {
+            if let Some(d) = &r.desired {
+                input.modified.insert(object_key(d), r.modified);
+                input.desired.push(d.clone());
+            }
+            if let Some(l) = &r.live {
+                input.live.push(l.clone());
+            }
+        }
+        // Hooks are not in the comparison's resources: keep every rendered hook when syncing
+        // the whole app.
+        if op.resources.is_empty() {
+            for o in &rendered.objects {
+                let hook = o
+                    .pointer("/metadata/annotations")
+                    .and_then(Value::as_object)
+                    .is_some_and(|a| {
+                        a.contains_key("argocd.argoproj.io/hook") || a.contains_key("helm.sh/hook")
+                    });
+                if hook && !input.desired.iter().any(|d| object_key(d) == object_key(o)) {
+                    input.desired.push(o.clone());
+                }
+            }
+        }
+        let out = self.inner.cluster.sync(input, cancel).await;
+        let multi = !target.spec.sources.is_empty();
+        let result = SyncOperationResult {
+            resources: out.resources,
+            revision: if multi {
+                String::new()
+            } else {
+                rendered.revisions.first().cloned().unwrap_or_default()
+            },
+            source: if multi { None } else { target.spec.source.clone() },
+            sources: target.spec.sources.clone(),
+            revisions: if multi { rendered.revisions } else { Vec::new() },
+            managed_namespace_metadata: None,
+        };
+        (out.phase, out.message, Some(result))
+    }
+}
+
+fn condition_message<'a>(s: &'a ApplicationStatus, ty: &str) -> Option<&'a str> {
+    s.conditions
+        .iter()
+        .find(|c| c.type_ == ty)
+        .map(|c| c.message.as_str())
+}
+
+/// Sets (or with `None` removes) the condition of a type, keeping its transition time when the
+/// message is unchanged.
+pub fn set_condition(s: &mut ApplicationStatus, ty: &str, message: Option<&str>) {
+    match message {
+        None => s.conditions.retain(|c| c.type_ != ty),
+        Some(m) => {
+            if let Some(c) = s.conditions.iter_mut().find(|c| c.type_ == ty) {
+                if c.message != m {
+                    c.message = m.to_owned();
+                    c.last_transition_time = Some(now());
+                }
+            } else {
+                s.conditions.push(ApplicationCondition {
+                    type_: ty.to_owned(),
+                    message: m.to_owned(),
+                    last_transition_time: Some(now()),
+                });
+            }
+        }
+    }
+}
+
+/// Container images of the rendered objects (Argo CD's `summary.images`), sorted, unique.
+pub fn images(objects: &[Value]) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(m) => {
+                for key in ["containers", "initContainers", "ephemeralContainers"] {
+                    if let Some(Value::Array(cs)) = m.get(key) {
+                        for c in cs {
+                            if let Some(i) = c.get("image").and_then(Value::as_str) {
+                                out.insert(i.to_owned());
+                            }
+                        }
+                    }
+                }
+                for (k, child) in m {
+                    if k != "status" && k != "metadata" {
+                        walk(child, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    for o in objects {
+        walk(o, &mut out);
+    }
+    out.into_iter().collect()
+}

@@ -1,0 +1,23 @@
+//! Tether's GitOps loop: the Application controller hosted by `tether run`.
+//!
+//! - [`files`]: file mode's declarations (a directory of Applications and AppProjects);
+//! - [`store`]: the embedded store (redb) of status, history and the audit log;
+//! - [`backend`]: the narrow interfaces the controller drives (rendering, the cluster);
+//! - [`render`]: rendering Git sources (tether-git + tether-render + tether-kustomize);
+//! - [`project`]: AppProject checks;
+//! - [`controller`]: queue, workers, comparison into status, auto-sync, operations, history;
+//! - [`api`]: the HTTP API the CLI uses;
+//! - [`run`]: wiring it all for `tether run`.
+
+pub mod api;
+pub mod backend;
+pub mod controller;
+pub mod files;
+pub mod project;
+pub mod queue;
+pub mod render;
+pub mod store;
+
+pub use backend::{Cluster, Compared, Comparison, Rendered, Renderer, SyncInput, SyncOutcome};
+pub use controller::{Controller, Declaration, RequestError, Settings};
+pub use store::{AuditEntry, Store};
