@@ -213,7 +213,11 @@ async fn delete(
     Path(name): Path<String>,
     Query(q): Query<Cascade>,
 ) -> Response {
-    match api.controller.delete(&name, q.cascade.unwrap_or(true)).await {
+    match api
+        .controller
+        .delete(&name, q.cascade.unwrap_or(true))
+        .await
+    {
         Ok(left) => Json(json!({"deleted": true, "remaining": left})).into_response(),
         Err(e) => e.into_response(),
     }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::Value;
 use tether_model::application::{
-    ApplicationCondition, ApplicationStatus, ApplicationSummary, ComparedTo, HealthStatus, Operation, OperationInitiator, OperationState, RevisionHistory,
-    SyncOperation, SyncOperationResult, SyncStatus, SyncStatusCode,
+    ApplicationCondition, ApplicationStatus, ApplicationSummary, ComparedTo, HealthStatus,
+    Operation, OperationInitiator, OperationState, RevisionHistory, SyncOperation,
+    SyncOperationResult, SyncStatus, SyncStatusCode,
 };
 use tether_model::{AppProject, Application};
 use tokio::sync::{Semaphore, watch};
@@ -528,7 +529,12 @@ impl Controller {
             },
             username,
         )?;
-        self.audit(name, "Rollback", username, format!("rollback to history id {id}"));
+        self.audit(
+            name,
+            "Rollback",
+            username,
+            format!("rollback to history id {id}"),
+        );
         Ok(())
     }
 
@@ -684,12 +690,7 @@ impl Controller {
             return false;
         };
         let result = match self.inner.renderer.render(&app, None, hard).await {
-            Ok(r) => match self
-                .inner
-                .cluster
-                .compare(&app, r.objects.clone())
-                .await
-            {
+            Ok(r) => match self.inner.cluster.compare(&app, r.objects.clone()).await {
                 Ok(c) => Ok((r, c)),
                 Err(e) => Err(e),
             },
@@ -720,7 +721,9 @@ impl Controller {
                 false
             }
             Ok((rendered, cmp)) => {
-                let project = self.project_of(&app).unwrap_or_else(|_| project::default_project());
+                let project = self
+                    .project_of(&app)
+                    .unwrap_or_else(|_| project::default_project());
                 let denied: Vec<String> = cmp
                     .resources
                     .iter()
@@ -800,8 +803,13 @@ impl Controller {
                         .iter()
                         .filter(|w| w.contains("is part of applications"))
                         .collect();
-                    let shared_msg = (!shared.is_empty())
-                        .then(|| shared.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "));
+                    let shared_msg = (!shared.is_empty()).then(|| {
+                        shared
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    });
                     set_condition(s, condition::SHARED_RESOURCE_WARNING, shared_msg.as_deref());
                     let t = now();
                     s.reconciled_at = Some(t.clone());
@@ -828,8 +836,12 @@ impl Controller {
         if app.operation.is_some() || app.metadata.deletion_timestamp.is_some() {
             return;
         }
-        let Some(status) = app.status.clone() else { return };
-        let Some(sync) = status.sync.clone() else { return };
+        let Some(status) = app.status.clone() else {
+            return;
+        };
+        let Some(sync) = status.sync.clone() else {
+            return;
+        };
         if sync.status != SyncStatusCode::OutOfSync {
             return;
         }
@@ -881,7 +893,9 @@ impl Controller {
                         .and_then(|o| o.message.clone())
                         .unwrap_or_default()
                 );
-                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, Some(&msg)));
+                self.set_status(name, |s| {
+                    set_condition(s, condition::SYNC_ERROR, Some(&msg))
+                });
                 return;
             }
             if !self_heal {
@@ -927,7 +941,9 @@ impl Controller {
                 let msg = format!(
                     "Skipping sync attempt to {desired_rev}: auto-sync will wipe out all resources"
                 );
-                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, Some(&msg)));
+                self.set_status(name, |s| {
+                    set_condition(s, condition::SYNC_ERROR, Some(&msg))
+                });
                 return;
             }
         }
@@ -971,7 +987,9 @@ impl Controller {
             return;
         };
         let Some(app) = self.app(name) else { return };
-        let Some(op) = app.operation.clone() else { return };
+        let Some(op) = app.operation.clone() else {
+            return;
+        };
         let sync_op = op.sync.clone().unwrap_or_default();
         let by = op
             .initiated_by
@@ -1016,10 +1034,8 @@ impl Controller {
             let terminated = cancel.is_cancelled();
             let failed = phase == "Failed" || phase == "Error";
             let limit = op.retry.as_ref().map(|r| r.limit.unwrap_or(0)).unwrap_or(0);
-            let can_retry = failed
-                && !terminated
-                && op.retry.is_some()
-                && (limit < 0 || retry_count < limit);
+            let can_retry =
+                failed && !terminated && op.retry.is_some() && (limit < 0 || retry_count < limit);
             if can_retry {
                 let delay = op
                     .retry
@@ -1119,7 +1135,10 @@ impl Controller {
         let revisions: Option<Vec<String>> = if !op.revisions.is_empty() {
             Some(op.revisions.clone())
         } else {
-            op.revision.clone().filter(|r| !r.is_empty()).map(|r| vec![r])
+            op.revision
+                .clone()
+                .filter(|r| !r.is_empty())
+                .map(|r| vec![r])
         };
         let rendered = match self
             .inner
@@ -1220,9 +1239,17 @@ impl Controller {
             } else {
                 rendered.revisions.first().cloned().unwrap_or_default()
             },
-            source: if multi { None } else { target.spec.source.clone() },
+            source: if multi {
+                None
+            } else {
+                target.spec.source.clone()
+            },
             sources: target.spec.sources.clone(),
-            revisions: if multi { rendered.revisions } else { Vec::new() },
+            revisions: if multi {
+                rendered.revisions
+            } else {
+                Vec::new()
+            },
             managed_namespace_metadata: None,
         };
         (out.phase, out.message, Some(result))

@@ -119,18 +119,22 @@ pub fn load_text(text: &str, shown: &str, out: &mut Declared) {
             .collect();
         if kind == "AppProject" {
             if !problems.is_empty() {
-                out.errors
-                    .push(format!("{origin}: AppProject {name:?}: {}", problems.join("; ")));
+                out.errors.push(format!(
+                    "{origin}: AppProject {name:?}: {}",
+                    problems.join("; ")
+                ));
                 continue;
             }
             match serde_yaml::from_value::<AppProject>(value) {
                 Ok(p) if !out.projects.contains_key(&name) => {
                     out.projects.insert(name, p);
                 }
-                Ok(_) => out
+                Ok(_) => out.errors.push(format!(
+                    "{origin}: AppProject {name:?} is declared twice; ignored"
+                )),
+                Err(e) => out
                     .errors
-                    .push(format!("{origin}: AppProject {name:?} is declared twice; ignored")),
-                Err(e) => out.errors.push(format!("{origin}: AppProject {name:?}: {e}")),
+                    .push(format!("{origin}: AppProject {name:?}: {e}")),
             }
             continue;
         }
@@ -200,12 +204,17 @@ spec:
         assert_eq!(d.apps["guestbook"].origin, "a.yaml:1");
         let problem = d.apps["broken"].invalid.as_deref().unwrap();
         assert!(
-            problem.starts_with("sub/bad.yml:1: ") && problem.contains("spec.syncPolicy.retry.limit"),
+            problem.starts_with("sub/bad.yml:1: ")
+                && problem.contains("spec.syncPolicy.retry.limit"),
             "{problem}"
         );
         assert!(d.projects.contains_key("team"));
         assert_eq!(d.errors.len(), 1, "{:?}", d.errors);
-        assert!(d.errors[0].starts_with("c.yaml: YAML syntax error"), "{:?}", d.errors);
+        assert!(
+            d.errors[0].starts_with("c.yaml: YAML syntax error"),
+            "{:?}",
+            d.errors
+        );
     }
 
     #[test]

@@ -13,9 +13,11 @@ pub mod api;
 pub mod backend;
 pub mod controller;
 pub mod files;
+pub mod kube_cluster;
 pub mod project;
 pub mod queue;
 pub mod render;
+pub mod run;
 pub mod store;
 
 pub use backend::{Cluster, Compared, Comparison, Rendered, Renderer, SyncInput, SyncOutcome};

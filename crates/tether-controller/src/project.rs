@@ -142,12 +142,56 @@ mod tests {
         let p = project(
             "metadata: {name: p}\nspec:\n  sourceRepos: ['https://git.example.com/team/*', '!https://git.example.com/team/secret']\n  destinations: [{server: 'https://kubernetes.default.svc', namespace: 'team-*'}]\n",
         );
-        assert!(check_app(&app("https://git.example.com/team/a.git", "https://kubernetes.default.svc", "team-a"), &p).is_ok());
-        let e = check_app(&app("https://git.example.com/other/a", "https://kubernetes.default.svc", "team-a"), &p).unwrap_err();
-        assert_eq!(e, "application repo https://git.example.com/other/a is not permitted in project 'p'");
-        assert!(check_app(&app("https://git.example.com/team/secret", "https://kubernetes.default.svc", "team-a"), &p).is_err());
-        let e = check_app(&app("https://git.example.com/team/a", "https://kubernetes.default.svc", "prod"), &p).unwrap_err();
-        assert!(e.contains("namespace 'prod' do not match any of the allowed destinations in project 'p'"), "{e}");
+        assert!(
+            check_app(
+                &app(
+                    "https://git.example.com/team/a.git",
+                    "https://kubernetes.default.svc",
+                    "team-a"
+                ),
+                &p
+            )
+            .is_ok()
+        );
+        let e = check_app(
+            &app(
+                "https://git.example.com/other/a",
+                "https://kubernetes.default.svc",
+                "team-a",
+            ),
+            &p,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "application repo https://git.example.com/other/a is not permitted in project 'p'"
+        );
+        assert!(
+            check_app(
+                &app(
+                    "https://git.example.com/team/secret",
+                    "https://kubernetes.default.svc",
+                    "team-a"
+                ),
+                &p
+            )
+            .is_err()
+        );
+        let e = check_app(
+            &app(
+                "https://git.example.com/team/a",
+                "https://kubernetes.default.svc",
+                "prod",
+            ),
+            &p,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains(
+                "namespace 'prod' do not match any of the allowed destinations in project 'p'"
+            ),
+            "{e}"
+        );
         assert!(check_app(&app("x", "y", "z"), &default_project()).is_ok());
     }
 
@@ -159,12 +203,22 @@ mod tests {
         assert!(resource_permitted(&p, "apps", "Deployment", true));
         assert!(!resource_permitted(&p, "", "Secret", true));
         assert!(!resource_permitted(&p, "", "Namespace", false));
-        assert!(resource_permitted(&default_project(), "", "Namespace", false));
+        assert!(resource_permitted(
+            &default_project(),
+            "",
+            "Namespace",
+            false
+        ));
         let p = project(
             "metadata: {name: p}\nspec:\n  namespaceResourceWhitelist: [{group: '', kind: ConfigMap}]\n  clusterResourceWhitelist: [{group: '*', kind: '*'}]\n  clusterResourceBlacklist: [{group: rbac.authorization.k8s.io, kind: '*'}]\n",
         );
         assert!(!resource_permitted(&p, "apps", "Deployment", true));
         assert!(resource_permitted(&p, "", "ConfigMap", true));
-        assert!(!resource_permitted(&p, "rbac.authorization.k8s.io", "ClusterRole", false));
+        assert!(!resource_permitted(
+            &p,
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            false
+        ));
     }
 }

@@ -132,7 +132,10 @@ impl Renderer for GitRenderer {
         tokio::task::spawn_blocking(move || {
             let mut out = Rendered::default();
             for (i, s) in sources.iter().enumerate() {
-                let rev = revisions.as_ref().and_then(|r| r.get(i)).map(String::as_str);
+                let rev = revisions
+                    .as_ref()
+                    .and_then(|r| r.get(i))
+                    .map(String::as_str);
                 if s.ref_.is_some() && s.path.is_none() {
                     // A `ref` source only provides files to others.
                     let git = Source::new(&s.repo_url);

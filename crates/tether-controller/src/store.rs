@@ -176,7 +176,11 @@ impl Store {
     }
 
     /// The audit log, oldest first, optionally for one app, at most `limit` latest entries.
-    pub fn audit_log(&self, app: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    pub fn audit_log(
+        &self,
+        app: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut out = self.read(|txn| {
             let t = txn.open_table(AUDIT)?;
             let mut out = Vec::new();
@@ -236,7 +240,9 @@ mod tests {
         assert_eq!(ro.apps().unwrap().len(), 1);
         let log = ro.audit_log(Some("guestbook"), 10).unwrap();
         assert_eq!(
-            log.iter().map(|e| (e.seq, e.message.as_str())).collect::<Vec<_>>(),
+            log.iter()
+                .map(|e| (e.seq, e.message.as_str()))
+                .collect::<Vec<_>>(),
             [(1, "m0"), (3, "m2")]
         );
         assert_eq!(ro.audit_log(None, 1).unwrap()[0].seq, 3);

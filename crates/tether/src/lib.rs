@@ -29,6 +29,12 @@ pub enum Command {
     Health(commands::health::HealthArgs),
     /// Talk to a Git repository: list its refs, resolve a revision to a commit.
     Repo(commands::repo::RepoArgs),
+    /// Run the GitOps controller (file mode: `--apps DIR`), its HTTP API and webhook endpoint.
+    Run(commands::run::RunArgs),
+    /// See and steer Applications through `tether run` (exit codes: `tether app --help`).
+    App(commands::app::AppArgs),
+    /// AppProjects as `tether run` sees them.
+    Proj(commands::proj::ProjArgs),
 }
 
 /// Entry point of the `tether` binary.
@@ -44,6 +50,9 @@ pub fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(args, &mut out),
         Command::Health(args) => commands::health::run(args, &mut out),
         Command::Repo(args) => commands::repo::run(args, &mut out),
+        Command::Run(args) => commands::run::run(args),
+        Command::App(args) => commands::app::run(args, &mut out),
+        Command::Proj(args) => commands::proj::run(args, &mut out),
     };
     let _ = out.flush();
     match result {

@@ -1,0 +1,755 @@
+//! `tether app`: see and steer Applications through `tether run`'s API (file mode).
+//!
+//! ```text
+//! tether app list [-o json|yaml|wide]
+//! tether app get NAME [-o json|yaml|wide]          # summary and a resource table
+//! tether app diff NAME                              # exit 1 when live differs from Git
+//! tether app sync NAME [--prune] [--dry-run] [--revision R] [--resource GROUP:KIND:NAME]…
+//!                      [--force] [--server-side] [--apply-out-of-sync-only] [--async] [--timeout S]
+//! tether app wait NAME [--health] [--sync] [--operation] [--timeout S]
+//! tether app history NAME
+//! tether app rollback NAME ID [--prune] [--dry-run] [--async]
+//! tether app manifests NAME [-o yaml|json]
+//! tether app refresh NAME [--hard]
+//! tether app delete NAME [--cascade=false]
+//! tether app terminate-op NAME
+//! ```
+//!
+//! Exit codes: 0 success; 1 failure (tether run unreachable, request refused, unknown app, an
+//! operation that ended Failed/Error, `app wait` timed out, `app diff` found a difference);
+//! 2 usage errors (and `app diff` errors, as Argo CD's CLI).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use super::client::{Client, ServerArgs, seg};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Output {
+    /// A table.
+    #[default]
+    Table,
+    /// A table with more columns.
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// `tether app`.
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    pub command: AppCommand,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+}
+
+/// The `tether app` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AppCommand {
+    /// List Applications.
+    List,
+    /// Show an Application and its resources.
+    Get { name: String },
+    /// Show how the live state differs from Git (exit 1 when it does).
+    Diff { name: String },
+    /// Sync an Application.
+    Sync(SyncArgs),
+    /// Wait until an Application is synced / healthy / has no operation.
+    Wait(WaitArgs),
+    /// Deployment history.
+    History { name: String },
+    /// Roll back to a history ID (refused while auto-sync is on).
+    Rollback(RollbackArgs),
+    /// The rendered manifests.
+    Manifests { name: String },
+    /// Refresh now.
+    Refresh {
+        name: String,
+        /// Skip caches.
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Delete an Application (with its resources unless `--cascade=false`).
+    Delete {
+        name: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        cascade: bool,
+    },
+    /// Terminate the running operation.
+    TerminateOp { name: String },
+}
+
+/// `tether app sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    pub name: String,
+    /// Delete resources no longer in Git.
+    #[arg(long)]
+    pub prune: bool,
+    /// Only check with the API server; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Sync to this revision instead of targetRevision.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Only these resources: GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (empty group for core).
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
+    /// Replace resources that cannot be patched.
+    #[arg(long)]
+    pub force: bool,
+    /// Server-side apply (ServerSideApply=true).
+    #[arg(long)]
+    pub server_side: bool,
+    /// Only apply resources that are out of sync (ApplyOutOfSyncOnly=true).
+    #[arg(long)]
+    pub apply_out_of_sync_only: bool,
+    /// Return once the operation is accepted.
+    #[arg(long = "async")]
+    pub async_: bool,
+    /// Give up waiting after this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+/// `tether app wait`.
+#[derive(Debug, clap::Args)]
+pub struct WaitArgs {
+    pub name: String,
+    #[arg(long)]
+    pub health: bool,
+    #[arg(long)]
+    pub sync: bool,
+    #[arg(long)]
+    pub operation: bool,
+    /// Seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+/// `tether app rollback`.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    pub name: String,
+    pub id: i64,
+    #[arg(long)]
+    pub prune: bool,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long = "async")]
+    pub async_: bool,
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Left-aligned columns separated by three spaces, like kubectl.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |x| x.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes a value as JSON or YAML; false when the format is a table.
+pub fn structured(out: &mut impl Write, v: &Value, fmt: Output) -> anyhow::Result<bool> {
+    match fmt {
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(v)?)?,
+        Output::Yaml => write!(out, "{}", serde_yaml::to_string(v)?)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 { &rev[..7] } else { rev }
+}
+
+fn conditions(app: &Value) -> String {
+    app.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| s(c, "/type").to_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "<none>".into())
+}
+
+fn list(c: &Client, out: &mut impl Write, fmt: Output) -> anyhow::Result<ExitCode> {
+    let v = c.get("/api/v1/applications")?;
+    let items = v.get("items").cloned().unwrap_or(Value::Array(vec![]));
+    if structured(out, &items, fmt)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let wide = fmt == Output::Wide;
+    let mut rows = vec![
+        [
+            "NAME",
+            "PROJECT",
+            "SYNC",
+            "HEALTH",
+            "REVISION",
+            "CONDITIONS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    if wide {
+        rows[0].extend(["REPO", "PATH", "DESTINATION"].map(String::from));
+    }
+    for a in items.as_array().into_iter().flatten() {
+        let mut row = vec![
+            s(a, "/metadata/name").to_owned(),
+            a.pointer("/spec/project")
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("default")
+                .to_owned(),
+            or_unknown(s(a, "/status/sync/status")),
+            or_unknown(s(a, "/status/health/status")),
+            short(s(a, "/status/sync/revision")).to_owned(),
+            conditions(a),
+        ];
+        if wide {
+            row.push(s(a, "/spec/source/repoURL").to_owned());
+            row.push(s(a, "/spec/source/path").to_owned());
+            row.push(format!(
+                "{}/{}",
+                if s(a, "/spec/destination/server").is_empty() {
+                    s(a, "/spec/destination/name")
+                } else {
+                    s(a, "/spec/destination/server")
+                },
+                s(a, "/spec/destination/namespace")
+            ));
+        }
+        rows.push(row);
+    }
+    out.write_all(table(&rows).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn or_unknown(x: &str) -> String {
+    if x.is_empty() {
+        "Unknown".into()
+    } else {
+        x.into()
+    }
+}
+
+fn resource_rows(resources: &[Value]) -> Vec<Vec<String>> {
+    let mut rows = vec![
+        [
+            "GROUP",
+            "KIND",
+            "NAMESPACE",
+            "NAME",
+            "STATUS",
+            "HEALTH",
+            "HOOK",
+            "MESSAGE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for r in resources {
+        let mut status = s(r, "/status").to_owned();
+        if r.get("requiresPruning").and_then(Value::as_bool) == Some(true) {
+            status.push_str(" (requires pruning)");
+        }
+        rows.push(vec![
+            s(r, "/group").to_owned(),
+            s(r, "/kind").to_owned(),
+            s(r, "/namespace").to_owned(),
+            s(r, "/name").to_owned(),
+            status,
+            s(r, "/health/status").to_owned(),
+            if r.get("hook").and_then(Value::as_bool) == Some(true) {
+                "yes".into()
+            } else {
+                String::new()
+            },
+            s(r, "/health/message").to_owned(),
+        ]);
+    }
+    rows
+}
+
+fn get(c: &Client, out: &mut impl Write, name: &str, fmt: Output) -> anyhow::Result<ExitCode> {
+    let a = c.get(&format!("/api/v1/applications/{}", seg(name)))?;
+    if structured(out, &a, fmt)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let src = a
+        .pointer("/spec/source")
+        .or_else(|| a.pointer("/spec/sources/0"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut head = vec![
+        vec!["Name:".into(), name.to_owned()],
+        vec![
+            "Project:".into(),
+            or_default(s(&a, "/spec/project"), "default"),
+        ],
+        vec![
+            "Server:".into(),
+            or_default(
+                s(&a, "/spec/destination/server"),
+                s(&a, "/spec/destination/name"),
+            ),
+        ],
+        vec![
+            "Namespace:".into(),
+            s(&a, "/spec/destination/namespace").to_owned(),
+        ],
+        vec!["Repo:".into(), s(&src, "/repoURL").to_owned()],
+        vec![
+            "Target:".into(),
+            or_default(s(&src, "/targetRevision"), "HEAD"),
+        ],
+        vec!["Path:".into(), s(&src, "/path").to_owned()],
+        vec![
+            "Sync Policy:".into(),
+            if a.pointer("/spec/syncPolicy/automated").is_some() {
+                let mut p = "Automated".to_owned();
+                if a.pointer("/spec/syncPolicy/automated/prune") == Some(&Value::Bool(true)) {
+                    p.push_str(" (Prune)");
+                }
+                p
+            } else {
+                "Manual".into()
+            },
+        ],
+        vec![
+            "Sync Status:".into(),
+            format!(
+                "{} to {}",
+                or_unknown(s(&a, "/status/sync/status")),
+                short(s(&a, "/status/sync/revision"))
+            ),
+        ],
+        vec![
+            "Health Status:".into(),
+            or_unknown(s(&a, "/status/health/status")),
+        ],
+    ];
+    if let Some(op) = a.pointer("/status/operationState") {
+        head.push(vec![
+            "Last Operation:".into(),
+            format!("{}: {}", s(op, "/phase"), s(op, "/message")),
+        ]);
+    }
+    out.write_all(table(&head).as_bytes())?;
+    if let Some(cs) = a.pointer("/status/conditions").and_then(Value::as_array)
+        && !cs.is_empty()
+    {
+        writeln!(out)?;
+        let mut rows = vec![vec!["CONDITION".to_owned(), "MESSAGE".to_owned()]];
+        for cnd in cs {
+            rows.push(vec![s(cnd, "/type").into(), s(cnd, "/message").into()]);
+        }
+        out.write_all(table(&rows).as_bytes())?;
+    }
+    let resources = a
+        .pointer("/status/resources")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    writeln!(out)?;
+    out.write_all(table(&resource_rows(&resources)).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn or_default(x: &str, d: &str) -> String {
+    if x.is_empty() { d.into() } else { x.into() }
+}
+
+fn diff(c: &Client, out: &mut impl Write, name: &str, fmt: Output) -> ExitCode {
+    let v = match c.get(&format!("/api/v1/applications/{}/diff", seg(name))) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut differs = false;
+    let items = v
+        .get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let structured_out = matches!(fmt, Output::Json | Output::Yaml);
+    for r in &items {
+        let status = s(r, "/status");
+        let modified = r.get("modified").and_then(Value::as_bool) == Some(true);
+        if status == "Synced" && !modified {
+            continue;
+        }
+        differs = true;
+        if structured_out {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "===== {}/{} {}/{} ({status}) ======",
+            s(r, "/group"),
+            s(r, "/kind"),
+            s(r, "/namespace"),
+            s(r, "/name")
+        );
+        let _ = write!(out, "{}", s(r, "/diff"));
+        if !s(r, "/diff").ends_with('\n') && !s(r, "/diff").is_empty() {
+            let _ = writeln!(out);
+        }
+    }
+    if structured_out && structured(out, &v, fmt).is_err() {
+        return ExitCode::from(2);
+    }
+    if differs {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn parse_resource(r: &str) -> anyhow::Result<Value> {
+    let parts: Vec<&str> = r.splitn(3, ':').collect();
+    let [group, kind, name] = parts[..] else {
+        bail!("`--resource {r}`: expected GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME");
+    };
+    let (namespace, name) = match name.split_once('/') {
+        Some((ns, n)) => (ns, n),
+        None => ("", name),
+    };
+    if kind.is_empty() || name.is_empty() {
+        bail!("`--resource {r}`: kind and name are required");
+    }
+    Ok(json!({"group": group, "kind": kind, "name": name, "namespace": namespace}))
+}
+
+/// Polls until the app has no operation; prints the result. Exit 1 when it did not succeed.
+fn wait_operation(
+    c: &Client,
+    out: &mut impl Write,
+    name: &str,
+    timeout: u64,
+    fmt: Output,
+) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let mut last_phase = String::new();
+    loop {
+        let a = c.get(&format!("/api/v1/applications/{}", seg(name)))?;
+        let op = a
+            .pointer("/status/operationState")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let phase = s(&op, "/phase").to_owned();
+        if a.get("operation").is_none_or(Value::is_null) && !phase.is_empty() && phase != "Running"
+        {
+            if structured(out, &op, fmt)? {
+                return Ok(if phase == "Succeeded" {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            let mut head = vec![
+                vec!["Operation:".to_owned(), "Sync".to_owned()],
+                vec![
+                    "Sync Revision:".into(),
+                    s(&op, "/syncResult/revision").into(),
+                ],
+                vec!["Phase:".into(), phase.clone()],
+                vec!["Start:".into(), s(&op, "/startedAt").into()],
+                vec!["Finished:".into(), s(&op, "/finishedAt").into()],
+                vec!["Message:".into(), s(&op, "/message").into()],
+            ];
+            head.retain(|r| !r[1].is_empty());
+            out.write_all(table(&head).as_bytes())?;
+            let mut rows = vec![
+                [
+                    "GROUP",
+                    "KIND",
+                    "NAMESPACE",
+                    "NAME",
+                    "STATUS",
+                    "HOOK",
+                    "MESSAGE",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ];
+            for r in op
+                .pointer("/syncResult/resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                rows.push(vec![
+                    s(r, "/group").into(),
+                    s(r, "/kind").into(),
+                    s(r, "/namespace").into(),
+                    s(r, "/name").into(),
+                    s(r, "/status").into(),
+                    s(r, "/hookType").into(),
+                    s(r, "/message").into(),
+                ]);
+            }
+            writeln!(out)?;
+            out.write_all(table(&rows).as_bytes())?;
+            return Ok(if phase == "Succeeded" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        if phase != last_phase && !phase.is_empty() {
+            eprintln!("{name}: {phase} {}", s(&op, "/message"));
+            last_phase = phase;
+        }
+        if timeout > 0 && start.elapsed() > Duration::from_secs(timeout) {
+            bail!("timed out after {timeout}s waiting for the operation of {name:?}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn wait(c: &Client, out: &mut impl Write, a: &WaitArgs) -> anyhow::Result<ExitCode> {
+    let all = !(a.health || a.sync || a.operation);
+    let start = Instant::now();
+    loop {
+        let app = c.get(&format!("/api/v1/applications/{}", seg(&a.name)))?;
+        let healthy = s(&app, "/status/health/status") == "Healthy";
+        let synced = s(&app, "/status/sync/status") == "Synced";
+        let no_op = app.get("operation").is_none_or(Value::is_null);
+        let ok = (!(all || a.health) || healthy)
+            && (!(all || a.sync) || synced)
+            && (!(all || a.operation) || no_op);
+        if ok {
+            writeln!(
+                out,
+                "{}: sync {} health {}",
+                a.name,
+                or_unknown(s(&app, "/status/sync/status")),
+                or_unknown(s(&app, "/status/health/status"))
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if a.timeout > 0 && start.elapsed() > Duration::from_secs(a.timeout) {
+            bail!(
+                "timed out after {}s waiting for {:?} (sync {}, health {}, operation {})",
+                a.timeout,
+                a.name,
+                or_unknown(s(&app, "/status/sync/status")),
+                or_unknown(s(&app, "/status/health/status")),
+                if no_op { "none" } else { "running" }
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn history(c: &Client, out: &mut impl Write, name: &str, fmt: Output) -> anyhow::Result<ExitCode> {
+    let a = c.get(&format!("/api/v1/applications/{}", seg(name)))?;
+    let h = a
+        .pointer("/status/history")
+        .cloned()
+        .unwrap_or(Value::Array(vec![]));
+    if structured(out, &h, fmt)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![
+        ["ID", "DATE", "REVISION", "INITIATED-BY"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for e in h.as_array().into_iter().flatten() {
+        let by = if e.pointer("/initiatedBy/automated") == Some(&Value::Bool(true)) {
+            "automated".to_owned()
+        } else {
+            s(e, "/initiatedBy/username").to_owned()
+        };
+        let rev = match s(e, "/revision") {
+            "" => e
+                .get("revisions")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+            r => r.to_owned(),
+        };
+        rows.push(vec![
+            e.get("id").map(Value::to_string).unwrap_or_default(),
+            s(e, "/deployedAt").to_owned(),
+            rev,
+            by,
+        ]);
+    }
+    out.write_all(table(&rows).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `tether app`.
+pub fn run(args: AppArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let c = Client::new(&args.server)?;
+    let fmt = args.output;
+    match args.command {
+        AppCommand::List => list(&c, out, fmt),
+        AppCommand::Get { name } => get(&c, out, &name, fmt),
+        AppCommand::Diff { name } => Ok(diff(&c, out, &name, fmt)),
+        AppCommand::Sync(a) => {
+            let mut options = Vec::new();
+            if a.server_side {
+                options.push("ServerSideApply=true");
+            }
+            if a.apply_out_of_sync_only {
+                options.push("ApplyOutOfSyncOnly=true");
+            }
+            let resources = a
+                .resources
+                .iter()
+                .map(|r| parse_resource(r))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut body = json!({
+                "prune": a.prune,
+                "dryRun": a.dry_run,
+                "syncOptions": options,
+                "resources": resources,
+            });
+            if let Some(r) = &a.revision {
+                body["revision"] = json!(r);
+            }
+            if a.force {
+                body["syncStrategy"] = json!({"apply": {"force": true}});
+            }
+            c.post(
+                &format!("/api/v1/applications/{}/sync", seg(&a.name)),
+                &body,
+            )?;
+            if a.async_ {
+                writeln!(out, "sync of {:?} requested", a.name)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            wait_operation(&c, out, &a.name, a.timeout, fmt)
+        }
+        AppCommand::Wait(a) => wait(&c, out, &a),
+        AppCommand::History { name } => history(&c, out, &name, fmt),
+        AppCommand::Rollback(a) => {
+            c.post(
+                &format!("/api/v1/applications/{}/rollback", seg(&a.name)),
+                &json!({"id": a.id, "prune": a.prune, "dryRun": a.dry_run}),
+            )?;
+            if a.async_ {
+                writeln!(out, "rollback of {:?} to {} requested", a.name, a.id)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            wait_operation(&c, out, &a.name, a.timeout, fmt)
+        }
+        AppCommand::Manifests { name } => {
+            let v = c.get(&format!("/api/v1/applications/{}/manifests", seg(&name)))?;
+            let items = v.get("items").cloned().unwrap_or(Value::Array(vec![]));
+            if fmt == Output::Json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"apiVersion": "v1", "kind": "List", "items": items})
+                    )?
+                )?;
+            } else {
+                let objs: Vec<serde_json::Map<String, Value>> = items
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o.as_object().cloned())
+                    .collect();
+                out.write_all(tether_kustomize::to_yaml(&objs).as_bytes())
+                    .context("writing manifests")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppCommand::Refresh { name, hard } => {
+            c.post(
+                &format!("/api/v1/applications/{}/refresh?hard={hard}", seg(&name)),
+                &json!({}),
+            )?;
+            writeln!(out, "refresh of {name:?} requested")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AppCommand::Delete { name, cascade } => {
+            let v = c.delete(&format!(
+                "/api/v1/applications/{}?cascade={cascade}",
+                seg(&name)
+            ))?;
+            writeln!(out, "application {name:?} deleted")?;
+            let left = v.get("remaining").and_then(Value::as_u64).unwrap_or(0);
+            if left > 0 {
+                bail!("{left} resources could not be deleted");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppCommand::TerminateOp { name } => {
+            c.delete(&format!("/api/v1/applications/{}/operation", seg(&name)))?;
+            writeln!(out, "operation of {name:?} terminated")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_resources_parse() {
+        let t = table(&[
+            vec!["NAME".into(), "SYNC".into()],
+            vec!["guestbook".into(), "Synced".into()],
+        ]);
+        assert_eq!(t, "NAME        SYNC\nguestbook   Synced\n");
+        assert_eq!(
+            parse_resource("apps:Deployment:ns/web").unwrap(),
+            json!({"group": "apps", "kind": "Deployment", "name": "web", "namespace": "ns"})
+        );
+        assert_eq!(parse_resource(":ConfigMap:c").unwrap()["group"], "");
+        assert!(parse_resource("Deployment").is_err());
+    }
+}

@@ -1,0 +1,557 @@
+//! End to end through the real `tether` binary: `tether run --apps DIR` against the testenv API
+//! server and the loopback Git server; the CLI (`tether app …`) talks to its API. Every wait is a
+//! poll with a deadline; nothing asserts on timing.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+use tether_gitserver::{GitServer, Repo};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// A running `tether run`, stopped (SIGTERM) on drop.
+struct Run {
+    child: Child,
+    server: String,
+    apps: tempfile::TempDir,
+    _data: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Run {
+    fn start(apps: tempfile::TempDir) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        Self::start_with(apps, data, None)
+    }
+
+    fn start_with(apps: tempfile::TempDir, data: tempfile::TempDir, listen: Option<&str>) -> Self {
+        let log = data.path().join("run.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args(["run", "--apps"])
+            .arg(apps.path())
+            .args(["--listen", listen.unwrap_or("127.0.0.1:0")])
+            .args(["--app-resync", "3s", "--reload", "1s"])
+            .arg("--kubeconfig")
+            .arg(tether_testenv::kubeconfig_path())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("TETHER_LOG", "info,tether_controller=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn tether run");
+        let mut run = Self {
+            child,
+            server: String::new(),
+            apps,
+            _data: data,
+            log,
+        };
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&run.log).unwrap_or_default();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                run.server = rest.split_whitespace().next().unwrap().to_owned();
+                break;
+            }
+            if let Ok(Some(status)) = run.child.try_wait() {
+                panic!("tether run exited with {status}:\n{text}");
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "tether run did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        run
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `tether ARGS` against this server: (exit code, stdout, stderr).
+    fn tether(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args(args)
+            .env("TETHER_SERVER", &self.server)
+            .output()
+            .expect("run tether");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn app(&self, name: &str) -> Value {
+        let (code, out, err) = self.tether(&["app", "get", name, "-o", "json"]);
+        assert_eq!(code, 0, "app get {name}: {err}");
+        serde_json::from_str(&out).unwrap()
+    }
+
+    /// Polls the app until `pred` holds.
+    fn wait_app(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (code, out, _) = self.tether(&["app", "get", name, "-o", "json"]);
+            if code == 0 {
+                let app: Value = serde_json::from_str(&out).unwrap();
+                if pred(&app) {
+                    return app;
+                }
+                if start.elapsed() > DEADLINE {
+                    panic!(
+                        "{name}: timed out waiting for {what}; last state:\n{}\nlog:\n{}",
+                        serde_json::to_string_pretty(&app["status"]).unwrap(),
+                        self.log()
+                    );
+                }
+            } else if start.elapsed() > DEADLINE {
+                panic!("{name}: not found waiting for {what}\nlog:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn write_app(&self, file: &str, yaml: &str) {
+        std::fs::write(self.apps.path().join(file), yaml).unwrap();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn has_condition(app: &Value, ty: &str) -> bool {
+    app.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty))
+}
+
+fn application(name: &str, repo: &str, path: &str, ns: &str, policy: &str) -> String {
+    format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {name}
+spec:
+  project: default
+  source:
+    repoURL: {repo}
+    path: {path}
+    targetRevision: HEAD
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {ns}
+{policy}"#
+    )
+}
+
+const AUTO: &str = "  syncPolicy:\n    automated: {prune: true, selfHeal: true}\n";
+const AUTO_NO_HEAL: &str = "  syncPolicy:\n    automated: {prune: false}\n";
+
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+      - name: main
+        image: {image}
+"#
+    )
+}
+
+fn config_map(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
+    )
+}
+
+fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
+    for (p, c) in files {
+        repo.write(p, c).unwrap();
+    }
+    repo.commit_and_push("seed").unwrap()
+}
+
+fn apps_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn unique(ns: &str, base: &str) -> String {
+    // App names are the tracking key: unique per test so parallel tests never share objects.
+    let suffix = ns.rsplit('-').next().unwrap_or("x");
+    format!("{base}-{suffix}")
+}
+
+async fn cm_value(ns: &tether_testenv::TestNamespace, name: &str) -> Option<String> {
+    ns.api::<ConfigMap>()
+        .get_opt(name)
+        .await
+        .unwrap()
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("key").cloned())
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_sync_follows_a_new_commit_and_records_history() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("auto").unwrap();
+    let rev1 = seed(
+        &repo,
+        &[("web/deploy.yaml", deployment("web", "nginx:1.25"))],
+    );
+    let app = unique(ns.name(), "web");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "app.yaml",
+        &application(&app, &git.url("auto"), "web", ns.name(), AUTO),
+    );
+
+    let a = run.wait_app(&app, "Synced at rev1", |a| {
+        s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == rev1
+    });
+    assert_eq!(a["status"]["summary"]["images"], json!(["nginx:1.25"]));
+    assert_eq!(s(&a, "/status/operationState/phase"), "Succeeded");
+    assert_eq!(
+        a["status"]["operationState"]["operation"]["initiatedBy"]["automated"],
+        json!(true)
+    );
+
+    repo.write("web/deploy.yaml", &deployment("web", "nginx:1.26"))
+        .unwrap();
+    let rev2 = repo.commit_and_push("bump image").unwrap();
+    let a = run.wait_app(&app, "Synced at rev2", |a| {
+        s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == rev2
+    });
+    let deploy = ns.api::<Deployment>().get("web").await.unwrap();
+    let image = deploy.spec.unwrap().template.spec.unwrap().containers[0]
+        .image
+        .clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.26"));
+    let history = a["status"]["history"].as_array().unwrap();
+    let revs: Vec<&str> = history.iter().map(|h| s(h, "/revision")).collect();
+    assert_eq!(revs, [rev1.as_str(), rev2.as_str()]);
+    assert_eq!(history[1]["id"], 1);
+
+    // The CLI's views.
+    let (code, out, _) = run.tether(&["app", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&app) && out.contains("Synced"), "{out}");
+    let (code, out, _) = run.tether(&["app", "history", &app]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&rev2) && out.contains("automated"), "{out}");
+    let (code, out, _) = run.tether(&["app", "get", &app]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Deployment") && out.contains("web"), "{out}");
+    let (code, out, _) = run.tether(&["app", "diff", &app]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = run.tether(&["app", "manifests", &app]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nginx:1.26"), "{out}");
+    // Rollback is refused while auto-sync is on.
+    let (code, _, err) = run.tether(&["app", "rollback", &app, "0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("auto-sync is enabled"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_heal_reverts_a_live_edit_and_without_it_the_app_stays_out_of_sync() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("heal").unwrap();
+    seed(
+        &repo,
+        &[
+            ("heal/cm.yaml", config_map("healed", "from-git")),
+            ("manual/cm.yaml", config_map("drifted", "from-git")),
+        ],
+    );
+    let heal = unique(ns.name(), "heal");
+    let drift = unique(ns.name(), "drift");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "heal.yaml",
+        &application(&heal, &git.url("heal"), "heal", ns.name(), AUTO),
+    );
+    run.write_app(
+        "drift.yaml",
+        &application(&drift, &git.url("heal"), "manual", ns.name(), AUTO_NO_HEAL),
+    );
+    for name in [&heal, &drift] {
+        run.wait_app(name, "Synced", |a| s(a, "/status/sync/status") == "Synced");
+    }
+    let edit = json!({"data": {"key": "edited-live"}});
+    for cm in ["healed", "drifted"] {
+        ns.api::<ConfigMap>()
+            .patch(cm, &PatchParams::default(), &Patch::Merge(&edit))
+            .await
+            .unwrap();
+    }
+    // selfHeal: reverted.
+    wait_for("the live edit to be reverted", async || {
+        (cm_value(&ns, "healed").await.as_deref() == Some("from-git")).then_some(())
+    })
+    .await;
+    run.wait_app(&heal, "Synced after self-heal", |a| {
+        s(a, "/status/sync/status") == "Synced"
+    });
+    // No selfHeal: OutOfSync, and still so after later refreshes; the live edit stays.
+    let a = run.wait_app(&drift, "OutOfSync", |a| {
+        s(a, "/status/sync/status") == "OutOfSync"
+    });
+    let first = s(&a, "/status/reconciledAt").to_owned();
+    let a = run.wait_app(&drift, "two more refreshes", |a| {
+        let r = s(a, "/status/reconciledAt");
+        !r.is_empty() && r > first.as_str()
+    });
+    let second = s(&a, "/status/reconciledAt").to_owned();
+    let a = run.wait_app(&drift, "another refresh", |a| {
+        s(a, "/status/reconciledAt") > second.as_str()
+    });
+    assert_eq!(s(&a, "/status/sync/status"), "OutOfSync");
+    assert_eq!(a["status"]["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        cm_value(&ns, "drifted").await.as_deref(),
+        Some("edited-live")
+    );
+    let (code, out, _) = run.tether(&["app", "diff", &drift]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("edited-live") && out.contains("from-git"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_removed_objects_only_when_enabled() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("prune").unwrap();
+    seed(
+        &repo,
+        &[
+            ("p/a.yaml", config_map("p-keep", "1")),
+            ("p/b.yaml", config_map("p-gone", "1")),
+            ("n/a.yaml", config_map("n-keep", "1")),
+            ("n/b.yaml", config_map("n-flagged", "1")),
+        ],
+    );
+    let pruning = unique(ns.name(), "pruning");
+    let flagging = unique(ns.name(), "flagging");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "p.yaml",
+        &application(&pruning, &git.url("prune"), "p", ns.name(), AUTO),
+    );
+    run.write_app(
+        "n.yaml",
+        &application(&flagging, &git.url("prune"), "n", ns.name(), AUTO_NO_HEAL),
+    );
+    for name in [&pruning, &flagging] {
+        run.wait_app(name, "Synced", |a| s(a, "/status/sync/status") == "Synced");
+    }
+    assert!(cm_value(&ns, "p-gone").await.is_some());
+    repo.remove("p/b.yaml").unwrap();
+    repo.remove("n/b.yaml").unwrap();
+    let rev = repo.commit_and_push("remove b").unwrap();
+    wait_for("p-gone to be pruned", async || {
+        cm_value(&ns, "p-gone").await.is_none().then_some(())
+    })
+    .await;
+    run.wait_app(&pruning, "Synced at the new revision", |a| {
+        s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == rev
+    });
+    let a = run.wait_app(&flagging, "the extra object flagged", |a| {
+        s(a, "/status/sync/revision") == rev
+            && a["status"]["resources"].as_array().is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r["name"] == "n-flagged" && r["requiresPruning"] == true)
+            })
+    });
+    assert_eq!(s(&a, "/status/sync/status"), "OutOfSync");
+    assert!(cm_value(&ns, "n-flagged").await.is_some());
+    assert!(cm_value(&ns, "p-keep").await.is_some() && cm_value(&ns, "n-keep").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_failure_is_a_comparison_error_prunes_nothing_and_recovers() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("broken").unwrap();
+    seed(
+        &repo,
+        &[
+            ("app/a.yaml", config_map("stays", "1")),
+            ("app/b.yaml", config_map("also-stays", "1")),
+        ],
+    );
+    let app = unique(ns.name(), "fragile");
+    let other = unique(ns.name(), "bystander");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "a.yaml",
+        &application(&app, &git.url("broken"), "app", ns.name(), AUTO),
+    );
+    run.write_app(
+        "b.yaml",
+        &application(&other, &git.url("broken"), "app-other", ns.name(), AUTO),
+    );
+    // A malformed Application and a project violation do not stop the controller.
+    run.write_app(
+        "bad.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: malformed}\nspec:\n  destination: {namespace: x}\n  syncPolicy: {retry: {limit: lots}}\n",
+    );
+    run.write_app(
+        "proj.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: locked}}\nspec:\n  sourceRepos: ['*']\n  destinations: [{{server: '*', namespace: 'prod-*'}}]\n---\n{}",
+            application("denied", &git.url("broken"), "app", ns.name(), "").replace("project: default", "project: locked")
+        ),
+    );
+    run.wait_app(&app, "Synced", |a| s(a, "/status/sync/status") == "Synced");
+    let bad = run.wait_app("malformed", "InvalidSpecError", |a| {
+        has_condition(a, "InvalidSpecError")
+    });
+    assert!(
+        bad.to_string().contains("spec.syncPolicy.retry.limit"),
+        "{bad}"
+    );
+    let denied = run.wait_app("denied", "InvalidSpecError", |a| {
+        has_condition(a, "InvalidSpecError")
+    });
+    assert!(
+        denied
+            .to_string()
+            .contains("do not match any of the allowed destinations in project 'locked'"),
+        "{denied}"
+    );
+
+    repo.write(
+        "app/b.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: also-stays\ndata: [\n",
+    )
+    .unwrap();
+    let broken = repo.commit_and_push("break a file").unwrap();
+    let a = run.wait_app(&app, "ComparisonError", |a| {
+        has_condition(a, "ComparisonError")
+    });
+    assert_eq!(s(&a, "/status/sync/status"), "Unknown");
+    assert!(a.to_string().contains("b.yaml"), "{a}");
+    // Nothing was pruned.
+    assert!(cm_value(&ns, "stays").await.is_some());
+    assert!(cm_value(&ns, "also-stays").await.is_some());
+    // The other app (missing path: its own ComparisonError) and the process carry on.
+    let (code, _, _) = run.tether(&["app", "get", &other]);
+    assert_eq!(code, 0);
+
+    repo.write("app/b.yaml", &config_map("also-stays", "2"))
+        .unwrap();
+    let fixed = repo.commit_and_push("fix").unwrap();
+    assert_ne!(broken, fixed);
+    let a = run.wait_app(&app, "recovered", |a| {
+        s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == fixed
+    });
+    assert!(!has_condition(&a, "ComparisonError"));
+    assert_eq!(cm_value(&ns, "also-stays").await.as_deref(), Some("2"));
+    assert!(cm_value(&ns, "stays").await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_sync_history_and_rollback_through_the_cli() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("manual").unwrap();
+    let rev1 = seed(&repo, &[("m/cm.yaml", config_map("versioned", "v1"))]);
+    let app = unique(ns.name(), "manual");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "m.yaml",
+        &application(&app, &git.url("manual"), "m", ns.name(), ""),
+    );
+    run.wait_app(&app, "OutOfSync (never synced)", |a| {
+        s(a, "/status/sync/status") == "OutOfSync"
+    });
+    assert!(cm_value(&ns, "versioned").await.is_none());
+    let (code, out, err) = run.tether(&["app", "sync", &app, "--timeout", "90"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Succeeded") && out.contains("versioned"),
+        "{out}"
+    );
+    assert_eq!(cm_value(&ns, "versioned").await.as_deref(), Some("v1"));
+
+    repo.write("m/cm.yaml", &config_map("versioned", "v2"))
+        .unwrap();
+    let rev2 = repo.commit_and_push("v2").unwrap();
+    run.wait_app(&app, "OutOfSync at rev2", |a| {
+        s(a, "/status/sync/revision") == rev2 && s(a, "/status/sync/status") == "OutOfSync"
+    });
+    let (code, _, err) = run.tether(&["app", "sync", &app, "--timeout", "90"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(cm_value(&ns, "versioned").await.as_deref(), Some("v2"));
+
+    let (code, out, err) = run.tether(&["app", "rollback", &app, "0", "--timeout", "90"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(cm_value(&ns, "versioned").await.as_deref(), Some("v1"));
+    let a = run.app(&app);
+    let revs: Vec<&str> = a["status"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| s(h, "/revision"))
+        .collect();
+    assert_eq!(revs, [rev1.as_str(), rev2.as_str(), rev1.as_str()]);
+    // Unknown app and unknown history id: exit 1 with a message.
+    let (code, _, err) = run.tether(&["app", "get", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+    let (code, _, err) = run.tether(&["app", "rollback", &app, "42"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not have deployment id '42'"), "{err}");
+}
