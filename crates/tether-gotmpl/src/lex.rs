@@ -43,6 +43,9 @@ const KEYWORDS: &[&str] = &[
     "block", "break", "continue", "define", "else", "end", "if", "range", "template", "with",
 ];
 
+/// Placeholder for the template name in lexer errors that mention it.
+pub const UNCLOSED_NAME: &str = "\u{0}NAME\u{0}";
+
 pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
@@ -52,6 +55,7 @@ pub struct Lexer<'a> {
     items: Vec<Item>,
     paren_depth: usize,
     in_action: bool,
+    action_line: usize,
 }
 
 fn is_space(c: char) -> bool {
@@ -73,6 +77,7 @@ pub fn lex(src: &str) -> Vec<Item> {
         items: Vec::new(),
         paren_depth: 0,
         in_action: false,
+        action_line: 1,
     };
     l.run();
     l.items
@@ -192,6 +197,7 @@ impl<'a> Lexer<'a> {
         }
         // Emit the delimiter at the position of "{{".
         let start = self.start;
+        self.action_line = self.start_line;
         self.items.push(Item {
             tok: Tok::LeftDelim,
             pos: start,
@@ -276,6 +282,15 @@ impl<'a> Lexer<'a> {
             return false;
         }
         let Some(c) = self.next() else {
+            // Go names the action's first line when the input ends on a later one; the parser
+            // substitutes the template name for the marker.
+            if self.line != self.action_line {
+                self.error(format!(
+                    "unclosed action started at {UNCLOSED_NAME}:{}",
+                    self.action_line
+                ));
+                return true;
+            }
             self.error("unclosed action".into());
             return true;
         };

@@ -209,6 +209,9 @@ impl Parser<'_> {
         it
     }
     fn err<T>(&self, line: usize, msg: impl fmt::Display) -> Result<T, ParseError> {
+        let msg = msg
+            .to_string()
+            .replace(crate::lex::UNCLOSED_NAME, &self.name);
         Err(format!("template: {}:{}: {}", self.name, line, msg))
     }
     fn unexpected<T>(&self, it: &Item, context: &str) -> Result<T, ParseError> {
