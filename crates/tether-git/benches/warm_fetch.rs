@@ -61,6 +61,78 @@ fn main() {
     }
     stats("resolve `~1.1` (includes warm fetch)", resolve);
 
+    // The server's own share: the same two requests a warm fetch makes (protocol v2 capability
+    // advertisement, then `ls-refs`), by a minimal HTTP/1.0 client on a raw socket.
+    let port: u16 = server
+        .base_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let raw = |request: &[u8]| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.write_all(request).expect("send");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        assert!(out.starts_with(b"HTTP/1.1 200") || out.starts_with(b"HTTP/1.0 200"));
+    };
+    let body = b"0014command=ls-refs\n00010009peel\n000csymrefs\n0000";
+    let post = [
+        format!(
+            "POST /bench.git/git-upload-pack HTTP/1.0\r\nHost: x\r\nGit-Protocol: version=2\r\n\
+             Content-Type: application/x-git-upload-pack-request\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes(),
+        body.to_vec(),
+    ]
+    .concat();
+    let get = b"GET /bench.git/info/refs?service=git-upload-pack HTTP/1.0\r\nHost: x\r\nGit-Protocol: version=2\r\n\r\n";
+    let mut floor = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        raw(get);
+        raw(&post);
+        floor.push(t.elapsed());
+    }
+    stats("server floor: the same 2 requests, raw", floor);
+
+    // One part of the client's share: gix's reqwest backend builds a new client per connection.
+    let mut build = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let client = reqwest::blocking::Client::builder()
+            .build()
+            .expect("client");
+        build.push(t.elapsed());
+        drop(client);
+    }
+    stats("client: reqwest client build", build);
+    let mut build = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let client = reqwest::blocking::Client::builder()
+            .tls_certs_only(Vec::<reqwest::Certificate>::new())
+            .build()
+            .expect("client");
+        build.push(t.elapsed());
+        drop(client);
+    }
+    stats("client: reqwest client build, no roots", build);
+    let mut build = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let client = reqwest::blocking::Client::builder()
+            .tls_certs_only(Vec::<reqwest::Certificate>::new())
+            .no_proxy()
+            .build()
+            .expect("client");
+        build.push(t.elapsed());
+        drop(client);
+    }
+    stats("client: reqwest client build, no roots/proxy", build);
+
     // The reference: `git fetch` of the same unchanged repository into a mirror clone.
     let mirror = tempfile::tempdir().expect("temp dir");
     let m = mirror.path().join("m.git");

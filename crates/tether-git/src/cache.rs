@@ -211,6 +211,7 @@ pub struct Source {
     url: String,
     credentials: Option<Credentials>,
     shallow: bool,
+    submodules: bool,
 }
 
 /// What a connection fetches.
@@ -234,6 +235,7 @@ impl Source {
                 url: redact_url(url),
                 credentials: embedded_credentials(url),
                 shallow: false,
+                submodules: false,
             }
         } else {
             // For ssh the user name (`git@host`) is part of the address, not a secret; a password
@@ -242,6 +244,7 @@ impl Source {
                 url: crate::url::strip_password(url),
                 credentials: None,
                 shallow: false,
+                submodules: false,
             }
         }
     }
@@ -258,6 +261,20 @@ impl Source {
     pub fn shallow(mut self, shallow: bool) -> Self {
         self.shallow = shallow;
         self
+    }
+
+    /// Check out submodules too (recursively, as `git submodule update --init --recursive`):
+    /// each is fetched into the cache as a repository of its own (relative URLs resolved against
+    /// this one, with this source's credentials and shallowness) and its commit's tree written
+    /// into the checkout. Such checkouts live apart from the ones without submodules.
+    pub fn with_submodules(mut self, submodules: bool) -> Self {
+        self.submodules = submodules;
+        self
+    }
+
+    /// Whether checkouts include submodules.
+    pub fn has_submodules(&self) -> bool {
+        self.submodules
     }
 
     /// Whether fetches are shallow.
@@ -763,10 +780,17 @@ impl RepoCache {
                 .connect(gix::remote::Direction::Fetch)
                 .map_err(|e| text(&e))?
         };
+        if scheme == gix::url::Scheme::Http
+            || (scheme == gix::url::Scheme::Https && source.credentials.is_some())
+        {
+            connection.set_transport_options(Box::new(crate::transport::http_options(
+                source.credentials.as_ref(),
+                scheme == gix::url::Scheme::Http,
+            )?));
+        }
         if matches!(scheme, gix::url::Scheme::Http | gix::url::Scheme::Https)
             && let Some(c) = &source.credentials
         {
-            connection.set_transport_options(Box::new(crate::transport::http_options(c)?));
             // Sent with the first request (Argo CD's `forceHttpBasicAuth`, go-git's default):
             // saves the 401 round trip of every fetch. Never part of the URL.
             if !c.username.is_empty() || !c.password().is_empty() {
@@ -944,7 +968,11 @@ impl RepoCache {
         if !revision::is_commit_sha(&commit) {
             return Err(not_found());
         }
-        let dir = entry.checkout_dir.join(&commit);
+        let dir = entry.checkout_dir.join(if source.submodules {
+            format!("{commit}+submodules")
+        } else {
+            commit.clone()
+        });
         let lease = self.lease(&dir);
         let done = |dir: PathBuf, written: bool| {
             Ok((
@@ -973,7 +1001,15 @@ impl RepoCache {
                 return Err(not_found());
             }
         }
-        crate::write::write_commit(&repo, id, &entry.checkout_dir, &dir).map_err(
+        let mut hook = |path: &str, sub: gix::ObjectId, into: &Path| {
+            self.fill_submodule(source, &repo, id, "", path, sub, into, 0)
+        };
+        let hook: Option<crate::write::SubmoduleHook<'_>> = if source.submodules {
+            Some(&mut hook)
+        } else {
+            None
+        };
+        crate::write::write_commit(&repo, id, &entry.checkout_dir, &dir, hook).map_err(
             |(path, message)| Error::Checkout {
                 repo: source.url().to_owned(),
                 commit: commit.clone(),
@@ -983,6 +1019,123 @@ impl RepoCache {
         )?;
         done(dir, true)
     }
+}
+
+impl RepoCache {
+    /// Writes the submodule at `path` (relative to the checkout root; `prefix` is where the
+    /// superproject `repo` sits in it) of `parent` at `parent_commit` into `into`, recursively.
+    #[allow(clippy::too_many_arguments)]
+    fn fill_submodule(
+        &self,
+        parent: &Source,
+        repo: &gix::Repository,
+        parent_commit: gix::ObjectId,
+        prefix: &str,
+        path: &str,
+        commit: gix::ObjectId,
+        into: &Path,
+        depth: usize,
+    ) -> Result<(), crate::write::WriteError> {
+        let fail = |message: String| (path.to_owned(), message);
+        if depth >= 8 {
+            return Err(fail("submodules nested more than 8 deep".into()));
+        }
+        let inner = path
+            .strip_prefix(prefix)
+            .map(|p| p.trim_start_matches('/'))
+            .unwrap_or(path);
+        let gitmodules = repo
+            .find_object(parent_commit)
+            .ok()
+            .and_then(|o| o.peel_to_tree().ok())
+            .and_then(|t| t.lookup_entry_by_path(".gitmodules").ok().flatten())
+            .and_then(|e| e.object().ok())
+            .map(|o| String::from_utf8_lossy(&o.data).into_owned())
+            .ok_or_else(|| fail("a submodule without a .gitmodules file".into()))?;
+        let url = submodule_url(&gitmodules, inner).ok_or_else(|| {
+            fail(format!(
+                "no url for submodule path `{inner}` in .gitmodules"
+            ))
+        })?;
+        let url = resolve_submodule_url(parent.url(), &url);
+        let mut sub = Source::new(&url)
+            .shallow(parent.shallow)
+            .with_submodules(true);
+        if sub.credentials.is_none() {
+            sub.credentials = parent.credentials.clone();
+        }
+        let secrets = sub.secrets();
+        let sha = self.resolve(&sub, &commit.to_string()).map_err(|e| {
+            fail(format!(
+                "submodule `{}`: {}",
+                sub.url(),
+                redact_str(&e.to_string(), &secrets)
+            ))
+        })?;
+        let entry = self.entry(&sub);
+        let _use = self.use_entry(&entry);
+        let sub_repo = self
+            .open(&entry, &sub)
+            .map_err(|e| fail(redact_str(&e.to_string(), &secrets)))?;
+        let id = gix::ObjectId::from_hex(sha.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        let mut hook = |p: &str, c: gix::ObjectId, d: &Path| {
+            self.fill_submodule(&sub, &sub_repo, id, path, p, c, d, depth + 1)
+        };
+        let mut hook: Option<crate::write::SubmoduleHook<'_>> = Some(&mut hook);
+        crate::write::write_commit_into(&sub_repo, id, into, path, &mut hook)
+    }
+}
+
+/// The `url` of the submodule at `path` in a `.gitmodules` file (git-config syntax).
+fn submodule_url(gitmodules: &str, path: &str) -> Option<String> {
+    // (in a `[submodule "…"]` section, path, url) per section.
+    let mut sections: Vec<(bool, Option<String>, Option<String>)> = Vec::new();
+    for line in gitmodules.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[') {
+            sections.push((header.trim_start().starts_with("submodule"), None, None));
+            continue;
+        }
+        let (Some(last), Some((key, value))) = (sections.last_mut(), line.split_once('=')) else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_owned();
+        match key.trim().to_ascii_lowercase().as_str() {
+            "path" => last.1 = Some(value),
+            "url" => last.2 = Some(value),
+            _ => {}
+        }
+    }
+    sections
+        .into_iter()
+        .find(|(sub, p, _)| *sub && p.as_deref().map(|p| p.trim_end_matches('/')) == Some(path))
+        .and_then(|(_, _, u)| u)
+}
+
+/// A submodule URL: `./x` and `../x` are relative to the superproject's URL, as git resolves them.
+fn resolve_submodule_url(parent: &str, url: &str) -> String {
+    if !(url.starts_with("./") || url.starts_with("../")) {
+        return url.to_owned();
+    }
+    let mut base = parent.trim_end_matches('/').to_owned();
+    let mut rest = url;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            rest = r;
+            match base.rfind('/') {
+                Some(i) if !base[..i].ends_with('/') => base.truncate(i),
+                _ => {}
+            }
+        } else {
+            break;
+        }
+    }
+    format!("{base}/{rest}")
 }
 
 fn peel_to_commit(repo: &gix::Repository, id: gix::ObjectId) -> Option<gix::ObjectId> {
@@ -1067,4 +1220,37 @@ fn disk_usage(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submodule_urls_resolve_like_git() {
+        let modules = "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = ../lib.git\n[core]\n\turl = x\n[submodule \"b\"]\n  path = b/\n  url = \"https://example.com/b\"\n";
+        assert_eq!(
+            submodule_url(modules, "vendor/lib").as_deref(),
+            Some("../lib.git")
+        );
+        assert_eq!(
+            submodule_url(modules, "b").as_deref(),
+            Some("https://example.com/b")
+        );
+        assert_eq!(submodule_url(modules, "c"), None);
+        let parent = "http://127.0.0.1:8080/org/app.git";
+        assert_eq!(
+            resolve_submodule_url(parent, "../lib.git"),
+            "http://127.0.0.1:8080/org/lib.git"
+        );
+        assert_eq!(
+            resolve_submodule_url(parent, "./sub"),
+            "http://127.0.0.1:8080/org/app.git/sub"
+        );
+        assert_eq!(
+            resolve_submodule_url(parent, "../../x.git"),
+            "http://127.0.0.1:8080/x.git"
+        );
+        assert_eq!(resolve_submodule_url(parent, "https://h/y"), "https://h/y");
+    }
 }

@@ -13,11 +13,17 @@ use gix::objs::tree::EntryKind;
 /// An error: the path in the tree where it happened, and the message.
 pub(crate) type WriteError = (String, String);
 
+/// Called for each submodule (gitlink) with its path in the checkout, its commit and the empty
+/// directory to fill.
+pub(crate) type SubmoduleHook<'a> =
+    &'a mut dyn FnMut(&str, gix::ObjectId, &Path) -> Result<(), WriteError>;
+
 pub(crate) fn write_commit(
     repo: &gix::Repository,
     commit: gix::ObjectId,
     parent: &Path,
     dest: &Path,
+    submodules: Option<SubmoduleHook<'_>>,
 ) -> Result<(), WriteError> {
     let at = |path: &str| {
         let path = path.to_owned();
@@ -30,7 +36,8 @@ pub(crate) fn write_commit(
         .map_err(|e| at("")(&e))?
         .peel_to_tree()
         .map_err(|e| at("")(&e))?;
-    if let Err(e) = write_tree(repo, tree.id, &tmp, "") {
+    let mut submodules = submodules;
+    if let Err(e) = write_tree(repo, tree.id, &tmp, "", &mut submodules) {
         remove_tree(&tmp);
         return Err(e);
     }
@@ -81,11 +88,29 @@ pub(crate) fn remove_tree(path: &Path) {
     let _ = std::fs::remove_dir_all(path);
 }
 
+/// Writes a commit's tree into an existing empty directory (a submodule's), with `prefix` naming
+/// it in errors.
+pub(crate) fn write_commit_into(
+    repo: &gix::Repository,
+    commit: gix::ObjectId,
+    dir: &Path,
+    prefix: &str,
+    submodules: &mut Option<SubmoduleHook<'_>>,
+) -> Result<(), WriteError> {
+    let tree = repo
+        .find_object(commit)
+        .map_err(|e| (prefix.to_owned(), e.to_string()))?
+        .peel_to_tree()
+        .map_err(|e| (prefix.to_owned(), e.to_string()))?;
+    write_tree(repo, tree.id, dir, prefix, submodules)
+}
+
 fn write_tree(
     repo: &gix::Repository,
     tree: gix::ObjectId,
     dir: &Path,
     rel: &str,
+    submodules: &mut Option<SubmoduleHook<'_>>,
 ) -> Result<(), WriteError> {
     let err = |path: &str, e: &dyn std::fmt::Display| (path.to_owned(), e.to_string());
     let object = repo.find_tree(tree).map_err(|e| err(rel, &e))?;
@@ -116,7 +141,7 @@ fn write_tree(
         match kind {
             EntryKind::Tree => {
                 std::fs::create_dir(&path).map_err(|e| err(&path_rel, &e))?;
-                write_tree(repo, oid, &path, &path_rel)?;
+                write_tree(repo, oid, &path, &path_rel, submodules)?;
                 set_mode(&path, 0o555).map_err(|e| err(&path_rel, &e))?;
             }
             EntryKind::Blob | EntryKind::BlobExecutable => {
@@ -135,8 +160,12 @@ fn write_tree(
                 std::os::unix::fs::symlink(target, &path).map_err(|e| err(&path_rel, &e))?;
             }
             EntryKind::Commit => {
-                // A submodule: an empty directory, as `git clone` without `--recurse-submodules`.
+                // A submodule: an empty directory, as `git clone` without `--recurse-submodules`,
+                // or its tree when submodules are wanted.
                 std::fs::create_dir(&path).map_err(|e| err(&path_rel, &e))?;
+                if let Some(hook) = submodules.as_mut() {
+                    hook(&path_rel, oid, &path)?;
+                }
                 set_mode(&path, 0o555).map_err(|e| err(&path_rel, &e))?;
             }
         }

@@ -167,3 +167,90 @@ fn force_pushed_branches_and_deleted_tags_in_a_shallow_cache() {
         b"rewritten\n"
     );
 }
+
+#[test]
+fn checks_out_submodules_when_asked() {
+    let server = GitServer::start().expect("server");
+    let lib = server.create_repo("lib").expect("lib");
+    lib.write("lib.txt", "from the submodule\n").expect("write");
+    let lib_head = lib.commit_and_push("lib").expect("push");
+    let app = server.create_repo("app").expect("app");
+    app.write("app.txt", "app\n").expect("write");
+    git(
+        app.work_dir(),
+        &[
+            "submodule",
+            "add",
+            "--quiet",
+            &server.url("lib"),
+            "vendor/lib",
+        ],
+    )
+    .expect("submodule add");
+    // A relative URL, resolved against the superproject's, as git does.
+    git(
+        app.work_dir(),
+        &[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.vendor/lib.url",
+            "../lib.git",
+        ],
+    )
+    .expect("relative url");
+    let head = app.commit_and_push("with submodule").expect("push");
+    // The submodule moves on after; the superproject pins the older commit.
+    lib.write("lib.txt", "newer\n").expect("write");
+    lib.commit_and_push("newer").expect("push");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = RepoCache::new(dir.path()).expect("cache");
+    let plain = Source::new(&server.url("app"));
+    let without = cache.checkout(&plain, &head).expect("checkout");
+    assert_eq!(without.read("app.txt").expect("read"), b"app\n");
+    assert!(
+        without.read("vendor/lib/lib.txt").is_err(),
+        "no submodule content without the option"
+    );
+
+    let with = cache
+        .checkout(&plain.clone().with_submodules(true), &head)
+        .expect("checkout with submodules");
+    assert_eq!(with.commit(), head);
+    assert_ne!(with.root(), without.root());
+    assert_eq!(
+        with.read("vendor/lib/lib.txt").expect("submodule file"),
+        b"from the submodule\n"
+    );
+    let _ = lib_head;
+
+    // A submodule whose repository is missing: an error naming its path.
+    let broken = server.create_repo("broken").expect("repo");
+    broken.write("a.txt", "a\n").expect("write");
+    git(
+        broken.work_dir(),
+        &["submodule", "add", "--quiet", &server.url("lib"), "sub"],
+    )
+    .expect("submodule add");
+    git(
+        broken.work_dir(),
+        &[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.sub.url",
+            "../missing.git",
+        ],
+    )
+    .expect("url");
+    let bh = broken.commit_and_push("broken").expect("push");
+    let err = cache
+        .checkout(
+            &Source::new(&server.url("broken")).with_submodules(true),
+            &bh,
+        )
+        .expect_err("missing submodule repository");
+    let msg = err.to_string();
+    assert!(msg.contains("`sub`") && msg.contains("missing"), "{msg}");
+}
