@@ -22,7 +22,7 @@ pub mod webhook;
 pub use manifest_cache::{
     ManifestCache, ManifestKey, Manifests, RenderError, params_digest, render_at_commit,
 };
-pub use matching::{CarryForward, MatchResult, Push, Refresh, affected_apps};
+pub use matching::{CarryForward, MatchResult, Push, Refresh, affected_apps, apps_for_change};
 pub use poller::{ChangeEvent, Poller, PollerConfig, RepoStatus, WatchedRepo};
 pub use webhook::{
     AppLister, Provider, WEBHOOK_PATH, WebhookConfig, WebhookEvent, WebhookSecrets, router,

@@ -145,6 +145,8 @@ impl Lru {
 /// Cheap to share (`Arc`); every method is thread-safe.
 pub struct ManifestCache {
     lru: Mutex<Lru>,
+    /// One lock per key being rendered, so that concurrent misses of a key render once.
+    rendering: Mutex<HashMap<ManifestKey, Arc<Mutex<()>>>>,
     max_bytes: usize,
     disk: Option<PathBuf>,
     stats: CacheStats,
@@ -158,6 +160,7 @@ impl ManifestCache {
     pub fn new(max_bytes: usize) -> Self {
         Self {
             lru: Mutex::new(Lru::default()),
+            rendering: Mutex::new(HashMap::new()),
             max_bytes,
             disk: None,
             stats: CacheStats::default(),
@@ -212,7 +215,8 @@ impl ManifestCache {
         value
     }
 
-    /// The manifests for `key`, rendering and storing them on a miss. Errors are not cached.
+    /// The manifests for `key`, rendering and storing them on a miss. Concurrent misses of one key
+    /// render once (the others wait and share the result). Errors are not cached.
     pub fn get_or_render<E>(
         &self,
         key: &ManifestKey,
@@ -221,7 +225,43 @@ impl ManifestCache {
         if let Some(v) = self.get(key) {
             return Ok(v);
         }
-        Ok(self.insert(key.clone(), render()?))
+        let slot = self
+            .rendering
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let result = {
+            let _guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+            match self.peek(key) {
+                Some(v) => Ok(v),
+                None => render().map(|m| self.insert(key.clone(), m)),
+            }
+        };
+        let mut rendering = self.rendering.lock().unwrap_or_else(|p| p.into_inner());
+        // The last one out removes the lock (the map holds one reference, `slot` another).
+        if Arc::strong_count(&slot) == 2 {
+            rendering.remove(key);
+        }
+        result
+    }
+
+    /// Memory or disk, without counting a miss.
+    fn peek(&self, key: &ManifestKey) -> Option<Arc<Manifests>> {
+        if let Some(v) = self
+            .lru
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .touch(key)
+        {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Some(v);
+        }
+        let v = Arc::new(self.read_disk(key)?);
+        self.stats.disk_hits.fetch_add(1, Ordering::Relaxed);
+        self.insert_memory(key.clone(), v.clone());
+        Some(v)
     }
 
     /// Copies every entry of `repo_url`'s `path` at commit `before` to commit `after` (a push that
@@ -459,6 +499,38 @@ mod tests {
             .expect("render");
         assert_eq!(renders, 3);
         assert_eq!(cache.stats().hits.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn concurrent_misses_render_once() {
+        let cache = Arc::new(ManifestCache::new(DEFAULT_MAX_BYTES));
+        let renders = Arc::new(AtomicU64::new(0));
+        let k = key('a', &json!({}));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, renders, k, barrier) =
+                    (cache.clone(), renders.clone(), k.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    cache
+                        .get_or_render(&k, || {
+                            renders.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            Ok::<_, ()>(objs("once"))
+                        })
+                        .expect("render")
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("thread")[0]["metadata"]["name"], "once");
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        assert!(
+            cache.rendering.lock().expect("lock").is_empty(),
+            "render locks are released"
+        );
     }
 
     #[test]

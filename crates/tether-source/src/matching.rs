@@ -145,6 +145,37 @@ pub fn affected_apps(push: &Push, apps: &[Application]) -> MatchResult {
     result
 }
 
+/// The Applications with a source on the repository and revision a poller reported moving
+/// ([`crate::ChangeEvent`]). The poller watches `targetRevision`s (compared as written, empty being
+/// `HEAD`) or, watching everything, full ref names (`refs/heads/main` matches `main`).
+pub fn apps_for_change(event: &crate::ChangeEvent, apps: &[Application]) -> Vec<Refresh> {
+    let mut out = Vec::new();
+    for app in apps {
+        let Some(name) = app.metadata.name.clone() else {
+            continue;
+        };
+        let hit = app.spec.effective_sources().iter().any(|s| {
+            let target = match s.target_revision.as_deref().map(str::trim) {
+                None | Some("") => "HEAD",
+                Some(t) => t,
+            };
+            normalize_url(&s.repo_url) == event.repo
+                && (target == event.revision
+                    || event.revision.strip_prefix("refs/heads/") == Some(target)
+                    || event.revision.strip_prefix("refs/tags/") == Some(target))
+        });
+        if hit {
+            out.push(Refresh {
+                namespace: app.metadata.namespace.clone(),
+                name,
+                hard: false,
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Argo CD's `ParseRevision`: the ref without its first two components.
 pub fn parse_revision(r: &str) -> &str {
     let mut parts = r.splitn(3, '/');
@@ -795,6 +826,44 @@ mod tests {
             &apps,
         );
         assert!(r.refresh.is_empty() && r.carry_forward.is_empty());
+    }
+
+    #[test]
+    fn poller_events_map_to_apps() {
+        let url = "https://github.com/org/repo";
+        let apps = vec![
+            app("head", "https://github.com/Org/Repo.git", None, "a", None),
+            app("main", url, Some("main"), "b", None),
+            app("full", url, Some("refs/heads/main"), "c", None),
+            app("tag", url, Some("v1"), "d", None),
+            app("semver", url, Some("v1.*"), "e", None),
+            app(
+                "elsewhere",
+                "https://github.com/org/other",
+                Some("main"),
+                "f",
+                None,
+            ),
+        ];
+        let ev = |rev: &str| crate::ChangeEvent {
+            url: url.into(),
+            repo: normalize_url(url),
+            revision: rev.into(),
+            old: None,
+            new: Some("b".repeat(40)),
+        };
+        let names = |r: Vec<Refresh>| r.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(names(apps_for_change(&ev("HEAD"), &apps)), vec!["head"]);
+        assert_eq!(names(apps_for_change(&ev("main"), &apps)), vec!["main"]);
+        assert_eq!(
+            names(apps_for_change(&ev("refs/heads/main"), &apps)),
+            vec!["full", "main"]
+        );
+        assert_eq!(
+            names(apps_for_change(&ev("refs/tags/v1"), &apps)),
+            vec!["tag"]
+        );
+        assert_eq!(names(apps_for_change(&ev("v1.*"), &apps)), vec!["semver"]);
     }
 
     #[test]
