@@ -10,6 +10,7 @@ fn tether(args: &[&str], cache: &std::path::Path) -> std::process::Output {
         .env("TETHER_GIT_CACHE", cache)
         .env_remove("TETHER_GIT_USERNAME")
         .env_remove("TETHER_GIT_PASSWORD")
+        .env_remove("TETHER_REPO_CREDENTIALS")
         .output()
         .expect("tether runs")
 }
@@ -90,4 +91,64 @@ fn credentials_from_the_environment_never_printed() {
     );
     assert!(!all.contains("not-the-Password-42"), "{all}");
     assert!(all.contains(&url), "{all}");
+}
+
+#[test]
+fn credentials_file() {
+    let password = "file-Pa55word";
+    let server = GitServer::start_with_auth(Some(("alice", password))).expect("server");
+    let repo = server.create_repo("private").expect("repo");
+    repo.write("a.txt", "1").expect("write");
+    let c1 = repo.commit_and_push("c1").expect("push");
+    let cache = tempfile::tempdir().expect("temp dir");
+    let creds = cache.path().join("repositories.yaml");
+    std::fs::write(
+        &creds,
+        format!(
+            "credentialTemplates:\n  - url: {}\n    username: alice\n    password: {password}\n",
+            server.base_url()
+        ),
+    )
+    .expect("write");
+    let url = server.url("private");
+    let out = tether(
+        &[
+            "repo",
+            "resolve",
+            &url,
+            "main",
+            "--credentials",
+            &creds.display().to_string(),
+        ],
+        cache.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{c1}\n"));
+
+    // A bad file: the error names the file, the line and the field, and no secret.
+    std::fs::write(
+        &creds,
+        format!("repositories:\n  - url: {url}\n    password: {password}\n    insecure: maybe\n"),
+    )
+    .expect("write");
+    let out = tether(
+        &[
+            "repo",
+            "resolve",
+            &url,
+            "main",
+            "--credentials",
+            &creds.display().to_string(),
+        ],
+        cache.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("repositories.yaml:4"), "{stderr}");
+    assert!(stderr.contains("repositories[0].insecure"), "{stderr}");
+    assert!(!stderr.contains(password), "{stderr}");
 }

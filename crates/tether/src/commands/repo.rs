@@ -4,6 +4,8 @@
 //! tether repo ls-refs URL                    # the remote's refs, `<sha> <name>` per line (ls-remote)
 //! tether repo resolve URL REV                # the commit SHA REV resolves to, as Argo CD resolves it
 //! tether repo … --username U --password P    # or TETHER_GIT_USERNAME / TETHER_GIT_PASSWORD
+//! tether repo … --credentials FILE           # Argo CD-style repositories/credential templates
+//!                                            # (format: crates/tether-git/README.md)
 //! tether repo … --cache-dir DIR              # default: $XDG_CACHE_HOME/tether/git or ~/.cache/tether/git
 //! ```
 
@@ -30,6 +32,10 @@ pub struct RepoArgs {
         global = true
     )]
     pub password: Option<String>,
+    /// Credentials file (file mode: `repositories`, `credentialTemplates`, `sshKnownHosts`, with
+    /// Argo CD's fields). `--username`/`--password` win over it.
+    #[arg(long, env = "TETHER_REPO_CREDENTIALS", global = true)]
+    pub credentials: Option<PathBuf>,
     /// Repository cache directory.
     #[arg(long, env = "TETHER_GIT_CACHE", global = true)]
     pub cache_dir: Option<PathBuf>,
@@ -62,7 +68,13 @@ fn default_cache_dir() -> PathBuf {
 }
 
 fn source(url: &str, args: &RepoArgs) -> anyhow::Result<Source> {
-    let source = Source::new(url);
+    let mut source = Source::new(url);
+    if let Some(file) = &args.credentials {
+        let store = tether_git::CredentialStore::from_file(file)?;
+        if let Some(c) = store.credentials_for(url, None) {
+            source = source.with_credentials(c);
+        }
+    }
     Ok(match (&args.username, &args.password) {
         (None, None) => source,
         (user, Some(password)) => source.with_credentials(Credentials::basic(
