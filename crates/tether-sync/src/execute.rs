@@ -60,6 +60,10 @@ pub struct SyncSettings {
     pub poll_interval: Duration,
     /// Requests in flight at once within a step.
     pub concurrency: usize,
+    /// Requests per second to the API server (`None`: unlimited), as client-go's QPS.
+    pub qps: Option<f64>,
+    /// Requests allowed in a burst above `qps`, as client-go's Burst.
+    pub burst: u32,
 }
 
 impl Default for SyncSettings {
@@ -69,6 +73,8 @@ impl Default for SyncSettings {
             health_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_millis(500),
             concurrency: 8,
+            qps: None,
+            burst: 10,
         }
     }
 }
@@ -133,6 +139,7 @@ pub struct SyncEngine {
     settings: SyncSettings,
     normalizer: Option<Arc<dyn TargetNormalizer>>,
     progress: Option<Progress>,
+    limiter: RateLimiter,
 }
 
 impl SyncEngine {
@@ -145,6 +152,7 @@ impl SyncEngine {
             settings: SyncSettings::default(),
             normalizer: None,
             progress: None,
+            limiter: RateLimiter::new(None, 10),
         }
     }
 
@@ -156,6 +164,7 @@ impl SyncEngine {
 
     /// Uses these settings.
     pub fn with_settings(mut self, settings: SyncSettings) -> Self {
+        self.limiter = RateLimiter::new(settings.qps, settings.burst);
         self.settings = settings;
         self
     }
@@ -299,6 +308,58 @@ impl Run<'_> {
             }
         }
         self.emit(SyncEvent::Resource(r));
+    }
+
+    // Every request to the API server goes through these, behind the engine's rate limiter.
+    async fn k_get_opt(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+    ) -> Result<Option<DynamicObject>, kube::Error> {
+        self.engine.limiter.acquire().await;
+        api.get_opt(name).await
+    }
+
+    async fn k_patch<P: serde::Serialize + std::fmt::Debug>(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        params: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<DynamicObject, kube::Error> {
+        self.engine.limiter.acquire().await;
+        api.patch(name, params, patch).await
+    }
+
+    async fn k_create(
+        &self,
+        api: &Api<DynamicObject>,
+        params: &PostParams,
+        obj: &DynamicObject,
+    ) -> Result<DynamicObject, kube::Error> {
+        self.engine.limiter.acquire().await;
+        api.create(params, obj).await
+    }
+
+    async fn k_replace(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        params: &PostParams,
+        obj: &DynamicObject,
+    ) -> Result<DynamicObject, kube::Error> {
+        self.engine.limiter.acquire().await;
+        api.replace(name, params, obj).await
+    }
+
+    async fn k_delete(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        params: &DeleteParams,
+    ) -> Result<(), kube::Error> {
+        self.engine.limiter.acquire().await;
+        api.delete(name, params).await.map(drop)
     }
 
     fn api(&self, resolved: &Resolved, namespace: &str) -> Api<DynamicObject> {
@@ -655,8 +716,8 @@ impl Run<'_> {
             self.engine.client.clone(),
             &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
         );
-        let live = api
-            .get_opt(&ns)
+        let live = self
+            .k_get_opt(&api, &ns)
             .await
             .map_err(|e| format!("namespace auto creation failed: {}", api_message(&e)))?;
         if live.is_some() && meta.is_none() {
@@ -682,7 +743,10 @@ impl Run<'_> {
         });
         let i = self.states.len() - 1;
         let params = PatchParams::apply(&self.engine.settings.field_manager).force();
-        match api.patch(&ns, &params, &Patch::Apply(&target)).await {
+        match self
+            .k_patch(&api, &ns, &params, &Patch::Apply(&target))
+            .await
+        {
             Ok(_) => {
                 let msg = if live.is_none() {
                     format!("namespace/{ns} created")
@@ -742,6 +806,25 @@ impl Run<'_> {
                     OperationPhase::Failed,
                     &msg,
                 );
+            } else if self.req.dry_run {
+                self.set_result(i, Some(o.code), OperationPhase::Succeeded, &o.message);
+            }
+        }
+        if self.req.dry_run && ok {
+            // A dry-run operation reports what the prunes would do too.
+            for i in 0..self.states.len() {
+                let t = &self.states[i].task;
+                if !t.is_prune() || !self.states[i].pending() {
+                    continue;
+                }
+                let (code, msg) = if !self.req.prune {
+                    (ResultCode::PruneSkipped, "ignored (requires pruning)")
+                } else if t.options.has("Prune", "false") {
+                    (ResultCode::PruneSkipped, "ignored (no prune)")
+                } else {
+                    (ResultCode::Pruned, "pruned (dry run)")
+                };
+                self.set_result(i, Some(code), OperationPhase::Succeeded, msg);
             }
         }
         ok
@@ -874,7 +957,7 @@ impl Run<'_> {
             };
         };
         let api = self.api(resolved, t.namespace());
-        match api.delete(t.name(), &self.delete_params(t)).await {
+        match self.k_delete(&api, t.name(), &self.delete_params(t)).await {
             Ok(_) => Outcome {
                 code: ResultCode::Pruned,
                 op: OperationPhase::Succeeded,
@@ -966,7 +1049,7 @@ impl Run<'_> {
             let obj: DynamicObject =
                 serde_json::from_value(target.clone()).map_err(kube::Error::SerdeError)?;
             if t.option("Replace") {
-                let current = api.get_opt(&name).await?;
+                let current = self.k_get_opt(&api, &name).await?;
                 match current {
                     Some(cur) if force && !is_crd && !(g.is_empty() && k == "Namespace") => {
                         if dry_run {
@@ -975,7 +1058,7 @@ impl Run<'_> {
                         }
                         self.delete_and_wait_api(&api, &name, cur.metadata.uid.as_deref())
                             .await?;
-                        Ok((api.create(&post, &obj).await?, "replaced"))
+                        Ok((self.k_create(&api, &post, &obj).await?, "replaced"))
                     }
                     Some(cur) => {
                         let mut obj = obj;
@@ -985,16 +1068,16 @@ impl Run<'_> {
                         } else {
                             "replaced"
                         };
-                        Ok((api.replace(&name, &post, &obj).await?, verb))
+                        Ok((self.k_replace(&api, &name, &post, &obj).await?, verb))
                     }
-                    None => Ok((api.create(&post, &obj).await?, "created")),
+                    None => Ok((self.k_create(&api, &post, &obj).await?, "created")),
                 }
             } else {
                 let validate = t.options.get("Validate") != Some("false");
-                if !validate && api.get_opt(&name).await?.is_none() {
+                if !validate && self.k_get_opt(&api, &name).await?.is_none() {
                     // Server-side apply rejects fields the schema does not declare whatever
                     // `fieldValidation` says; a create drops them (the server's default is Warn).
-                    return Ok((api.create(&post, &obj).await?, "created"));
+                    return Ok((self.k_create(&api, &post, &obj).await?, "created"));
                 }
                 let mut params = PatchParams::apply(&fm).force();
                 params.dry_run = dry_run;
@@ -1003,7 +1086,10 @@ impl Run<'_> {
                 } else {
                     params.validation_ignore()
                 };
-                match api.patch(&name, &params, &Patch::Apply(&target)).await {
+                match self
+                    .k_patch(&api, &name, &params, &Patch::Apply(&target))
+                    .await
+                {
                     Ok(o) => Ok((o, "serverside-applied")),
                     Err(e) if force && (is_status(&e, 422) || is_status(&e, 409)) => {
                         // kubectl apply --force: recreate when the change cannot be applied.
@@ -1011,7 +1097,7 @@ impl Run<'_> {
                             return Ok((obj, "replaced"));
                         }
                         self.delete_and_wait_api(&api, &name, None).await?;
-                        Ok((api.create(&post, &obj).await?, "replaced"))
+                        Ok((self.k_create(&api, &post, &obj).await?, "replaced"))
                     }
                     Err(e) => Err(e),
                 }
@@ -1043,7 +1129,7 @@ impl Run<'_> {
     async fn wait_crd_established(&self, api: &Api<DynamicObject>, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(Some(crd)) = api.get_opt(name).await {
+            if let Ok(Some(crd)) = self.k_get_opt(api, name).await {
                 let established = crd.data["status"]["conditions"]
                     .as_array()
                     .is_some_and(|c| {
@@ -1068,14 +1154,14 @@ impl Run<'_> {
             propagation_policy: Some(PropagationPolicy::Foreground),
             ..Default::default()
         };
-        match api.delete(name, &params).await {
+        match self.k_delete(api, name, &params).await {
             Ok(_) => {}
             Err(e) if is_status(&e, 404) => return Ok(()),
             Err(e) => return Err(e),
         }
         let deadline = Instant::now() + self.engine.settings.health_timeout;
         loop {
-            match api.get_opt(name).await? {
+            match self.k_get_opt(api, name).await? {
                 None => return Ok(()),
                 Some(o) if uid.is_some() && o.metadata.uid.as_deref() != uid => return Ok(()),
                 Some(_) if Instant::now() > deadline => {
@@ -1108,7 +1194,11 @@ impl Run<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let Some(cur) = api.get_opt(t.name()).await.map_err(|e| api_message(&e))? else {
+            let Some(cur) = self
+                .k_get_opt(&api, t.name())
+                .await
+                .map_err(|e| api_message(&e))?
+            else {
                 return Ok(());
             };
             let finalizers = cur.metadata.finalizers.clone().unwrap_or_default();
@@ -1118,8 +1208,13 @@ impl Run<'_> {
             let rest: Vec<&String> = finalizers.iter().filter(|f| *f != HOOK_FINALIZER).collect();
             let patch = json!({"metadata": {"finalizers": rest,
                 "resourceVersion": cur.metadata.resource_version}});
-            match api
-                .patch(t.name(), &PatchParams::default(), &Patch::Merge(&patch))
+            match self
+                .k_patch(
+                    &api,
+                    t.name(),
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await
             {
                 Ok(live) => {
@@ -1153,7 +1248,7 @@ impl Run<'_> {
                 };
                 let t = &self.states[i].task;
                 let api = self.api(&resolved, t.namespace());
-                let live = match api.get_opt(t.name()).await {
+                let live = match self.k_get_opt(&api, t.name()).await {
                     Ok(Some(o)) => serde_json::to_value(&o).unwrap_or(Value::Null),
                     Ok(None) => {
                         let (g, _, k) = t.gvk();
@@ -1237,7 +1332,7 @@ impl Run<'_> {
             let api = self.api(&resolved, t.namespace());
             let uid = t.live.as_ref().and_then(uid).map(str::to_owned);
             loop {
-                match api.get_opt(t.name()).await {
+                match self.k_get_opt(&api, t.name()).await {
                     Ok(Some(o)) if o.metadata.uid == uid && Instant::now() < deadline => {}
                     _ => break,
                 }
@@ -1262,7 +1357,7 @@ impl Run<'_> {
             let api = self.api(&resolved, t.namespace());
             let params = self.delete_params(t);
             let key = t.key();
-            match api.delete(t.name(), &params).await {
+            match self.k_delete(&api, t.name(), &params).await {
                 Ok(_) => self.emit(SyncEvent::HookDeleted(key)),
                 Err(e) if is_status(&e, 404) => {}
                 Err(e) => {
@@ -1395,4 +1490,66 @@ enum StepState {
     Ok,
     Failed,
     Pending(String),
+}
+
+/// A token bucket: `burst` requests at once, then `qps` per second.
+pub(crate) struct RateLimiter {
+    qps: Option<f64>,
+    burst: f64,
+    state: tokio::sync::Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(qps: Option<f64>, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            qps: qps.filter(|q| *q > 0.0),
+            burst,
+            state: tokio::sync::Mutex::new((burst, tokio::time::Instant::now())),
+        }
+    }
+
+    pub(crate) async fn acquire(&self) {
+        let Some(qps) = self.qps else {
+            return;
+        };
+        // Holding the lock while sleeping queues callers in order.
+        let mut state = self.state.lock().await;
+        let now = tokio::time::Instant::now();
+        let (tokens, last) = *state;
+        let tokens = (tokens + now.duration_since(last).as_secs_f64() * qps).min(self.burst);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            return;
+        }
+        let wait = Duration::from_secs_f64((1.0 - tokens) / qps);
+        tokio::time::sleep(wait).await;
+        *state = (0.0, now + wait);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_limiter_allows_a_burst_then_qps() {
+        let limiter = RateLimiter::new(Some(10.0), 5);
+        let start = tokio::time::Instant::now();
+        for _ in 0..5 {
+            limiter.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        for _ in 0..10 {
+            limiter.acquire().await;
+        }
+        // 10 more at 10 per second: one second of (paused, simulated) time.
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((elapsed - 1.0).abs() < 1e-6, "{elapsed}");
+        let unlimited = RateLimiter::new(None, 1);
+        for _ in 0..100 {
+            unlimited.acquire().await;
+        }
+        assert!((start.elapsed().as_secs_f64() - 1.0).abs() < 1e-6);
+    }
 }

@@ -892,3 +892,41 @@ async fn prune_propagation_policy_orphan_keeps_dependents() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_dry_run_operation_changes_nothing() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let result = engine
+        .sync(
+            request(ns.name(), vec![cm("old", json!({}))], vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let live = live_configmaps(&cms).await;
+    let mut req = request(ns.name(), vec![cm("new", json!({}))], live);
+    req.prune = true;
+    req.dry_run = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result
+            .resource("ConfigMap", "new")
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("configmap/new serverside-applied (dry run)")
+    );
+    assert_eq!(
+        result
+            .resource("ConfigMap", "old")
+            .unwrap()
+            .message
+            .as_deref(),
+        Some("pruned (dry run)")
+    );
+    assert!(cms.get_opt("new").await.unwrap().is_none());
+    assert!(cms.get_opt("old").await.unwrap().is_some());
+}
