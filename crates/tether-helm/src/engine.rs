@@ -210,6 +210,15 @@ pub struct SetCache {
 }
 
 impl SetCache {
+    /// Number of cached sets.
+    pub fn len(&self) -> usize {
+        self.sets.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn get_or_parse(&self, tpls: &[Renderable<'_>]) -> Result<Arc<Templates>, Error> {
         let mut key: Vec<String> = tpls.iter().map(|t| t.name.clone()).collect();
         key.sort();

@@ -477,3 +477,42 @@ fn assemble(
 pub fn render(path: &Path, user: &UserValues, opts: &RenderOptions) -> Result<Rendered, Error> {
     Renderer::load(path)?.render(user, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renderer_is_shareable_across_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<Renderer>();
+    }
+
+    #[test]
+    fn template_set_parsed_once_per_chart() {
+        let c = chart::load_files(vec![
+            chart::File {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+            },
+            chart::File {
+                name: "templates/cm.yaml".into(),
+                data: b"kind: ConfigMap\nv: {{ .Values.v }}\n".to_vec(),
+            },
+        ])
+        .unwrap();
+        let r = Renderer::new(c);
+        for v in ["a", "b"] {
+            let user = UserValues {
+                set: vec![format!("v={v}")],
+                ..Default::default()
+            };
+            let out = r.render(&user, &RenderOptions::default()).unwrap();
+            assert_eq!(
+                out.text,
+                format!("---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\nv: {v}\n")
+            );
+        }
+        assert_eq!(r.cache.len(), 1);
+    }
+}

@@ -36,7 +36,7 @@ fn field(path: &str) -> String {
     }
 }
 
-fn describe(e: &jsonschema::ValidationError<'_>) -> String {
+fn describe(e: &jsonschema::ValidationError<'_>, schema: &serde_json::Value) -> String {
     use jsonschema::error::ValidationErrorKind as K;
     let path = field(e.instance_path.as_str());
     let inst = &*e.instance;
@@ -45,8 +45,20 @@ fn describe(e: &jsonschema::ValidationError<'_>) -> String {
             let expected = match kind {
                 jsonschema::error::TypeKind::Single(t) => t.to_string(),
                 jsonschema::error::TypeKind::Multiple(ts) => {
-                    let v: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
-                    v.join(",")
+                    // gojsonschema lists the types in the schema's order.
+                    match schema.pointer(e.schema_path.as_str()) {
+                        Some(serde_json::Value::Array(a)) => format!(
+                            "[{}]",
+                            a.iter()
+                                .filter_map(|t| t.as_str())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        ),
+                        _ => {
+                            let v: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
+                            format!("[{}]", v.join(","))
+                        }
+                    }
                 }
             };
             format!(
@@ -95,7 +107,7 @@ pub fn validate_one(values: &MapRef, schema: &[u8]) -> Result<(), String> {
     let instance = value_to_json(&Value::Map(values.clone()));
     let mut out = String::new();
     for e in validator.iter_errors(&instance) {
-        out.push_str(&format!("- {}\n", describe(&e)));
+        out.push_str(&format!("- {}\n", describe(&e, &schema)));
     }
     if out.is_empty() { Ok(()) } else { Err(out) }
 }

@@ -132,6 +132,9 @@ fn parse_head(path: &str, doc: &str) -> Result<(Value, String, Option<String>), 
         match v {
             None | Some(Value::Nil) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.to_string()),
+            // sigs.k8s.io/yaml converts scalars to strings for string targets.
+            Some(Value::Float(f)) => Ok(tether_gotmpl::json::go_json_float(*f).unwrap_or_default()),
+            Some(Value::Bool(b)) => Ok(b.to_string()),
             Some(o) => Err(head_err(
                 path,
                 format!(
@@ -310,6 +313,17 @@ mod tests {
         );
         assert_eq!(s.hooks.len(), 1);
         assert_eq!(s.hooks[0].hook_events, ["pre-install", "test"]);
+    }
+
+    #[test]
+    fn scalar_heads_become_strings() {
+        let s = sort_manifests(&files(&[(
+            "c/templates/a.yaml",
+            "kind: Zed\n---\nkind: 5\nmetadata: {annotations: {helm.sh/hook-weight: 5}}\n",
+        )]))
+        .unwrap();
+        assert_eq!(s.manifests[0].kind, "5");
+        assert!(sort_manifests(&files(&[("c/templates/a.yaml", "kind: [a]\n")])).is_err());
     }
 
     #[test]
