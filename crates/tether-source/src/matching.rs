@@ -92,10 +92,11 @@ impl MatchResult {
 /// The Applications among `apps` that `push` affects (see the module documentation).
 pub fn affected_apps(push: &Push, apps: &[Application]) -> MatchResult {
     let mut result = MatchResult::default();
-    let urls: Vec<(&str, Option<WebUrl>)> = push
+    // Parsed and normalised once per push, not once per app.
+    let urls: Vec<(String, Option<WebUrl>)> = push
         .repo_urls
         .iter()
-        .map(|u| (u.as_str(), WebUrl::parse(u)))
+        .map(|u| (normalize_url(u), WebUrl::parse(u)))
         .collect();
     for app in apps {
         let Some(name) = app.metadata.name.clone() else {
@@ -109,9 +110,9 @@ pub fn affected_apps(push: &Push, apps: &[Application]) -> MatchResult {
                 break;
             }
             if !revision_matches(source, &push.revision, push.touched_head)
-                || !urls
-                    .iter()
-                    .any(|(raw, web)| repo_matches(&source.repo_url, raw, web.as_ref()))
+                || !urls.iter().any(|(normalised, web)| {
+                    repo_matches(&source.repo_url, normalised, web.as_ref())
+                })
             {
                 continue;
             }
@@ -288,8 +289,10 @@ fn is_username(u: &str) -> bool {
     })
 }
 
-fn repo_matches(repo_url: &str, raw: &str, web: Option<&WebUrl>) -> bool {
-    web.is_some_and(|w| w.matches(repo_url)) || normalize_url(repo_url) == normalize_url(raw)
+/// Whether `repo_url` names the pushed repository: by Argo CD's web URL pattern, or by normalised
+/// URL (`normalised` is the payload URL after [`normalize_url`]).
+fn repo_matches(repo_url: &str, normalised: &str, web: Option<&WebUrl>) -> bool {
+    web.is_some_and(|w| w.matches(repo_url)) || normalize_url(repo_url) == normalised
 }
 
 /// Argo CD's `GetAppRefreshPaths`: the annotation's entries, relative ones joined to every source's
@@ -606,16 +609,9 @@ mod tests {
 
     #[test]
     fn normalised_clone_urls_match_too() {
-        assert!(repo_matches(
-            "file:///srv/git/app.git",
-            "file:///srv/git/app",
-            None
-        ));
-        assert!(!repo_matches(
-            "file:///srv/git/app2",
-            "file:///srv/git/app",
-            None
-        ));
+        let pushed = normalize_url("FILE:///srv/git/app.git/");
+        assert!(repo_matches("file:///srv/git/app", &pushed, None));
+        assert!(!repo_matches("file:///srv/git/app2", &pushed, None));
     }
 
     #[test]
