@@ -2,7 +2,8 @@
 //!
 //! Creates a realistic mix of objects in a testenv namespace by server-side apply (so they carry
 //! managedFields, as objects Argo CD or Tether applied do): ConfigMaps, Secrets, Services,
-//! ServiceAccounts and Deployments whose controllers then create ReplicaSets and (kwok-run) Pods.
+//! ServiceAccounts and Deployments whose controllers then create ReplicaSets and (kwok-run) Pods,
+//! in two batches of the same size.
 //! Then it prints two measurements:
 //!
 //! 1. per representation: the heap bytes that hold each object of the mix, as kube-runtime's
@@ -92,7 +93,8 @@ async fn create_mix(client: &kube::Client, ns: &str, batch: &str, scale: usize) 
             "stringData": {"username": format!("user-{i}"), "password": "c2VjcmV0LXBhc3N3b3JkLTEyMzQ1Njc4"}});
         secrets.patch(&name, &pp, &Patch::Apply(&obj)).await?;
     }
-    for i in 0..scale * 4 {
+    // The testenv's service CIDR is a /24: at most 254 ClusterIPs.
+    for i in 0..scale * 2 {
         let name = format!("{batch}-svc-{i}");
         let obj = json!({"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "shop"},
@@ -112,7 +114,7 @@ async fn create_mix(client: &kube::Client, ns: &str, batch: &str, scale: usize) 
         let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "shop"},
                          "annotations": tracking(app, "apps", "Deployment", ns, &name)},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                         "spec": {"containers": [{"name": "web", "image": "nginx:1.27",
                             "ports": [{"containerPort": 8080}],
@@ -124,7 +126,7 @@ async fn create_mix(client: &kube::Client, ns: &str, batch: &str, scale: usize) 
     }
     // Wait for the controllers and kwok: 2 running pods per Deployment.
     let pods = api("", "Pod")?;
-    let want = scale * 2;
+    let want = scale;
     for _ in 0..600 {
         let list = pods.list(&ListParams::default()).await?;
         let running = list

@@ -244,8 +244,13 @@ impl LiveObject {
 /// A change the cache saw.
 #[derive(Debug, Clone)]
 pub enum CacheEvent {
-    /// An object was created or changed (or listed anew after a relist).
-    Applied(Arc<LiveObject>),
+    /// An object was created or changed (or listed anew after a relist). `previous` is the
+    /// version the cache held before, if any: when its [`LiveObject::app`] differs, the object
+    /// moved between applications and both need a refresh.
+    Applied {
+        object: Arc<LiveObject>,
+        previous: Option<Arc<LiveObject>>,
+    },
     /// An object was deleted (or was missing from a relist).
     Deleted(Arc<LiveObject>),
     /// A watch finished its (re)list: the cache holds every object of this kind.
@@ -315,10 +320,16 @@ impl KindStore {
             Event::Apply(obj) => {
                 let obj = Arc::new(obj);
                 let old = self.upsert(obj.clone());
-                if old.is_some_and(|o| o.resource_version == obj.resource_version) {
+                if old
+                    .as_ref()
+                    .is_some_and(|o| o.resource_version == obj.resource_version)
+                {
                     return Vec::new();
                 }
-                vec![CacheEvent::Applied(obj)]
+                vec![CacheEvent::Applied {
+                    object: obj,
+                    previous: old,
+                }]
             }
             Event::Delete(obj) => {
                 let key = obj_key(&obj);
@@ -351,8 +362,14 @@ impl KindStore {
                 }
                 for (_, obj) in fresh {
                     let old = self.upsert(obj.clone());
-                    if old.is_none_or(|o| o.resource_version != obj.resource_version) {
-                        out.push(CacheEvent::Applied(obj));
+                    if old
+                        .as_ref()
+                        .is_none_or(|o| o.resource_version != obj.resource_version)
+                    {
+                        out.push(CacheEvent::Applied {
+                            object: obj,
+                            previous: old,
+                        });
                     }
                 }
                 self.synced = true;
@@ -982,7 +999,14 @@ mod tests {
             s.apply(e, "", "ConfigMap")
                 .into_iter()
                 .map(|e| match e {
-                    CacheEvent::Applied(o) => format!("+{}", o.name()),
+                    CacheEvent::Applied { object, previous } => format!(
+                        "+{}{}",
+                        object.name(),
+                        previous
+                            .filter(|p| p.app() != object.app())
+                            .map(|p| format!(" (was {})", p.app().unwrap_or("untracked")))
+                            .unwrap_or_default()
+                    ),
                     CacheEvent::Deleted(o) => format!("-{}", o.name()),
                     CacheEvent::Synced { .. } => "synced".into(),
                 })
@@ -995,7 +1019,7 @@ mod tests {
         assert_eq!(s.by_app.get("app").map(HashSet::len), Some(2));
         assert_eq!(
             s_apply(&mut s, Event::Apply(cm("b", "2", Some("other")))),
-            ["+b"]
+            ["+b (was app)"]
         );
         assert_eq!(s.by_app.get("app").map(HashSet::len), Some(1));
         // A relist after 410 Gone: `a` vanished, `c` appeared, `b` unchanged.

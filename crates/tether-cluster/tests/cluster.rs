@@ -183,8 +183,8 @@ async fn cache_sees_create_update_and_delete() -> Result<()> {
     let mut seen = Vec::new();
     while let Ok(e) = events.try_recv() {
         match e {
-            CacheEvent::Applied(o) if o.namespace() == ns.name() => {
-                seen.push(format!("applied {}", o.value()["data"]["k"]))
+            CacheEvent::Applied { object, .. } if object.namespace() == ns.name() => {
+                seen.push(format!("applied {}", object.value()["data"]["k"]))
             }
             CacheEvent::Deleted(o) if o.namespace() == ns.name() => {
                 seen.push(format!("deleted {}", o.name()))
