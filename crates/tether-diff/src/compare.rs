@@ -128,15 +128,21 @@ fn ignore(
     desired: &mut Option<Value>,
     live: &mut Option<Value>,
 ) -> Result<(), DiffError> {
-    let Some(rule_of) = raw_live.or(desired.as_ref()).cloned() else {
-        return Ok(());
+    let desired_copy;
+    let rule_of: &Value = match (raw_live, desired.as_ref()) {
+        (Some(l), _) => l,
+        (None, Some(d)) => {
+            desired_copy = d.clone();
+            &desired_copy
+        }
+        (None, None) => return Ok(()),
     };
     if let (Some(raw), Some(d), Some(l)) = (raw_live, desired.as_mut(), live.as_mut()) {
         let managers = cfg.rules.managers(raw);
         managed::remove_managed_by(raw, &managers, d, l);
     }
     for side in [desired.as_mut(), live.as_mut()].into_iter().flatten() {
-        cfg.rules.apply(side, &rule_of)?;
+        cfg.rules.apply(side, rule_of)?;
     }
     Ok(())
 }
@@ -154,7 +160,7 @@ fn finish(
     } else {
         structured_diff(predicted.as_ref(), live.as_ref())
     };
-    if let (Some(raw), Some(l)) = (raw_live, live.as_ref()) {
+    if let (Some(raw), Some(l), false) = (raw_live, live.as_ref(), changes.is_empty()) {
         let owned = managed::owned_fields(raw, l, None);
         let owners = managed::owners(raw);
         for c in &mut changes {
