@@ -460,6 +460,17 @@ impl Drop for Inner {
         {
             t.abort();
         }
+        // The watch tasks hold their `KindWatch`; stop them now rather than at their next event.
+        for w in self
+            .watches
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            if let Some(t) = w.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                t.abort();
+            }
+        }
     }
 }
 
