@@ -690,7 +690,12 @@ impl Controller {
             return false;
         };
         let result = match self.inner.renderer.render(&app, None, hard).await {
-            Ok(r) => match self.inner.cluster.compare(&app, r.objects.clone()).await {
+            Ok(r) => match self
+                .inner
+                .cluster
+                .compare(&app, comparable(&r.objects))
+                .await
+            {
                 Ok(c) => Ok((r, c)),
                 Err(e) => Err(e),
             },
@@ -1158,7 +1163,7 @@ impl Controller {
         let cmp = match self
             .inner
             .cluster
-            .compare(&target, rendered.objects.clone())
+            .compare(&target, comparable(&rendered.objects))
             .await
         {
             Ok(c) => c,
@@ -1219,13 +1224,10 @@ impl Controller {
         // the whole app.
         if op.resources.is_empty() {
             for o in &rendered.objects {
-                let hook = o
-                    .pointer("/metadata/annotations")
-                    .and_then(Value::as_object)
-                    .is_some_and(|a| {
-                        a.contains_key("argocd.argoproj.io/hook") || a.contains_key("helm.sh/hook")
-                    });
-                if hook && !input.desired.iter().any(|d| object_key(d) == object_key(o)) {
+                let nameless = name_of(o).is_empty();
+                if is_hook(o)
+                    && (nameless || !input.desired.iter().any(|d| object_key(d) == object_key(o)))
+                {
                     input.desired.push(o.clone());
                 }
             }
@@ -1254,6 +1256,30 @@ impl Controller {
         };
         (out.phase, out.message, Some(result))
     }
+}
+
+fn is_hook(o: &Value) -> bool {
+    o.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| {
+            a.contains_key("argocd.argoproj.io/hook") || a.contains_key("helm.sh/hook")
+        })
+}
+
+fn name_of(o: &Value) -> &str {
+    o.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The objects compared with the live state: hooks named only by `generateName` exist only
+/// while a sync runs, so they are left to the sync.
+fn comparable(objects: &[Value]) -> Vec<Value> {
+    objects
+        .iter()
+        .filter(|o| !(is_hook(o) && name_of(o).is_empty()))
+        .cloned()
+        .collect()
 }
 
 fn condition_message<'a>(s: &'a ApplicationStatus, ty: &str) -> Option<&'a str> {
@@ -1314,4 +1340,188 @@ pub fn images(objects: &[Value]) -> Vec<String> {
         walk(o, &mut out);
     }
     out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Compared, SyncOutcome};
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tether_model::application::{HealthStatusCode, ResourceStatus};
+    use tokio::sync::broadcast;
+
+    struct FakeRenderer;
+
+    #[async_trait]
+    impl Renderer for FakeRenderer {
+        async fn render(
+            &self,
+            _: &Application,
+            _: Option<&[String]>,
+            _: bool,
+        ) -> Result<Rendered, String> {
+            Ok(Rendered {
+                objects: vec![serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "c"}, "data": {"k": "v"}})],
+                revisions: vec!["a".repeat(40)],
+                source_types: vec!["Directory".into()],
+            })
+        }
+    }
+
+    /// Always OutOfSync; syncs fail or succeed as told.
+    struct FakeCluster {
+        fail: bool,
+        syncs: AtomicUsize,
+        events: broadcast::Sender<String>,
+    }
+
+    #[async_trait]
+    impl Cluster for FakeCluster {
+        async fn compare(
+            &self,
+            _: &Application,
+            desired: Vec<Value>,
+        ) -> Result<Comparison, String> {
+            Ok(Comparison {
+                sync: SyncStatusCode::OutOfSync,
+                health: HealthStatusCode::Healthy,
+                resources: vec![Compared {
+                    status: ResourceStatus {
+                        kind: Some("ConfigMap".into()),
+                        name: Some("c".into()),
+                        status: Some(SyncStatusCode::OutOfSync),
+                        ..Default::default()
+                    },
+                    desired: desired.first().cloned(),
+                    live: None,
+                    modified: true,
+                    diff: String::new(),
+                }],
+                warnings: Vec::new(),
+            })
+        }
+        async fn sync(&self, _: SyncInput, _: CancellationToken) -> SyncOutcome {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            SyncOutcome {
+                phase: if self.fail { "Failed" } else { "Succeeded" }.into(),
+                message: "m".into(),
+                resources: Vec::new(),
+            }
+        }
+        async fn delete_resources(&self, _: &Application, _: bool) -> Result<usize, String> {
+            Ok(0)
+        }
+        fn events(&self) -> broadcast::Receiver<String> {
+            self.events.subscribe()
+        }
+    }
+
+    fn app(policy: &str) -> Declaration {
+        let app: Application = serde_yaml::from_str(&format!(
+            "metadata: {{name: a}}\nspec:\n  source: {{repoURL: 'http://x/r.git', path: p}}\n  destination: {{server: 'https://kubernetes.default.svc', namespace: n}}\n{policy}"
+        ))
+        .unwrap();
+        Declaration {
+            app,
+            origin: "t".into(),
+            invalid: None,
+        }
+    }
+
+    async fn settle(c: &Controller, name: &str) -> Application {
+        // Let the workers drain the queue and any operation they set.
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if c.inner.queue.idle() && c.app(name).is_some_and(|a| a.operation.is_none()) {
+                break;
+            }
+        }
+        c.app(name).unwrap()
+    }
+
+    fn controller(fail: bool) -> (Controller, Arc<FakeCluster>) {
+        let cluster = Arc::new(FakeCluster {
+            fail,
+            syncs: AtomicUsize::new(0),
+            events: broadcast::channel(16).0,
+        });
+        let settings = Settings {
+            app_resync: Duration::from_secs(3600),
+            resync_jitter: Duration::ZERO,
+            status_processors: 2,
+            ..Settings::default()
+        };
+        let c = Controller::new(settings, Arc::new(FakeRenderer), cluster.clone(), None);
+        c.start();
+        (c, cluster)
+    }
+
+    #[tokio::test]
+    async fn a_failed_auto_sync_is_not_retried_for_the_same_revision() {
+        let (c, cluster) = controller(true);
+        c.declare(
+            vec![app("  syncPolicy: {automated: {prune: true}}\n")],
+            BTreeMap::new(),
+        );
+        let a = settle(&c, "a").await;
+        let s = a.status.unwrap();
+        assert_eq!(s.operation_state.unwrap().phase, "Failed");
+        // More refreshes at the same revision: no new attempt, a SyncError condition instead.
+        c.refresh("a", false).unwrap();
+        let a = settle(&c, "a").await;
+        c.refresh("a", false).unwrap();
+        let _ = settle(&c, "a").await;
+        assert_eq!(cluster.syncs.load(Ordering::SeqCst), 1);
+        let s = a.status.unwrap();
+        assert!(
+            s.conditions.iter().any(|c| c.type_ == condition::SYNC_ERROR
+                && c.message.starts_with("Failed last sync attempt to aaaa")),
+            "{:?}",
+            s.conditions
+        );
+        assert!(s.history.is_empty());
+        c.shutdown();
+    }
+
+    #[tokio::test]
+    async fn self_heal_resyncs_the_same_revision_and_manual_apps_wait_for_a_request() {
+        let (c, cluster) = controller(false);
+        c.declare(
+            vec![app("  syncPolicy: {automated: {selfHeal: true}}\n")],
+            BTreeMap::new(),
+        );
+        let a = settle(&c, "a").await;
+        assert_eq!(a.status.as_ref().unwrap().history.len(), 1);
+        let first = cluster.syncs.load(Ordering::SeqCst);
+        assert!(first >= 1);
+
+        let (m, mcluster) = controller(false);
+        m.declare(vec![app("")], BTreeMap::new());
+        let a = settle(&m, "a").await;
+        assert_eq!(mcluster.syncs.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            a.status.unwrap().sync.unwrap().status,
+            SyncStatusCode::OutOfSync
+        );
+        m.request_sync("a", SyncOperation::default(), "admin")
+            .unwrap();
+        let a = settle(&m, "a").await;
+        assert_eq!(mcluster.syncs.load(Ordering::SeqCst), 1);
+        let h = &a.status.unwrap().history;
+        assert_eq!(h.len(), 1);
+        assert_eq!(
+            h[0].initiated_by.as_ref().unwrap().username.as_deref(),
+            Some("admin")
+        );
+        // Rollback is allowed for a manual app, refused with auto-sync.
+        assert!(m.rollback("a", 0, false, false, "admin").is_ok());
+        assert!(matches!(
+            c.rollback("a", 0, false, false, "admin"),
+            Err(RequestError::Invalid(_))
+        ));
+        c.shutdown();
+        m.shutdown();
+    }
 }

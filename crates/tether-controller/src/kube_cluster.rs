@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, PropagationPolicy};
 use serde_json::Value;
 use tether_cluster::{CacheEvent, CacheSettings, ClusterCache, CompareTarget};
 use tether_health::{HealthChecker, LuaOverrides};
 use tether_model::Application;
-use tether_model::application::ResourceResult;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -62,10 +61,12 @@ impl KubeCluster {
                 }
             }
         });
-        let syncer = Arc::new(ApplySyncer {
-            client,
-            cache: cache.clone(),
-        });
+        let engine = tether_sync::SyncEngine::new(
+            client.clone(),
+            Arc::new(tether_sync::KubeResolver::new(client)),
+        )
+        .with_health(HealthChecker::new(LuaOverrides::new()));
+        let syncer = Arc::new(EngineSyncer { engine });
         Ok(Arc::new(Self {
             cache,
             health: HealthChecker::new(LuaOverrides::new()),
@@ -161,175 +162,54 @@ fn dyn_api(
     }
 }
 
-/// A plain sync: server-side apply of every desired object, then prune. No waves or hooks
-/// (tether-sync's engine replaces it).
-pub struct ApplySyncer {
-    client: kube::Client,
-    cache: ClusterCache,
-}
-
-fn group_version(obj: &Value) -> (String, String) {
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    match api.rsplit_once('/') {
-        Some((g, v)) => (g.to_owned(), v.to_owned()),
-        None => (String::new(), api.to_owned()),
-    }
-}
-
-fn s<'a>(obj: &'a Value, p: &str) -> &'a str {
-    obj.pointer(p).and_then(Value::as_str).unwrap_or("")
+/// tether-sync's engine: phases, waves, hooks, prune order, sync options, a dry run first.
+pub struct EngineSyncer {
+    engine: tether_sync::SyncEngine,
 }
 
 #[async_trait]
-impl SyncRunner for ApplySyncer {
+impl SyncRunner for EngineSyncer {
     async fn sync(&self, input: SyncInput, cancel: CancellationToken) -> SyncOutcome {
-        let mut results = Vec::new();
-        let mut failed = None;
-        let desired_keys: std::collections::HashSet<String> = input
+        let mut options: Vec<String> = input.sync_options.clone();
+        if input.force && !options.iter().any(|o| o.starts_with("Force=")) {
+            options.push("Force=true".into());
+        }
+        let parsed = match tether_sync::SyncOptions::parse(options.iter().map(String::as_str)) {
+            Ok(o) => o,
+            Err(e) => {
+                return SyncOutcome {
+                    phase: "Error".into(),
+                    message: format!("invalid sync options: {e}"),
+                    resources: Vec::new(),
+                };
+            }
+        };
+        let modified = input
             .desired
             .iter()
-            .map(crate::backend::object_key)
+            .map(|d| {
+                let m = input
+                    .modified
+                    .get(&crate::backend::object_key(d))
+                    .copied()
+                    .unwrap_or(true);
+                (tether_sync::ResourceKey::of(d), m)
+            })
             .collect();
-        let ssa = PatchParams::apply("tether").force();
-        let ssa = if input.dry_run { ssa.dry_run() } else { ssa };
-        for obj in &input.desired {
-            if cancel.is_cancelled() {
-                failed = Some("Operation terminated".to_owned());
-                break;
-            }
-            let (group, version) = group_version(obj);
-            let kind = s(obj, "/kind").to_owned();
-            let name = s(obj, "/metadata/name").to_owned();
-            let mut rr = ResourceResult {
-                group: group.clone(),
-                version: version.clone(),
-                kind: kind.clone(),
-                namespace: s(obj, "/metadata/namespace").to_owned(),
-                name: name.clone(),
-                sync_phase: Some("Sync".into()),
-                ..Default::default()
-            };
-            let info = match self
-                .cache
-                .discovery()
-                .resolve_or_refresh(&group, &kind)
-                .await
-            {
-                Ok(Some(i)) => i,
-                Ok(None) => {
-                    rr.status = Some("SyncFailed".into());
-                    rr.message = Some(format!("the server does not serve {group}/{kind}"));
-                    failed.get_or_insert_with(|| rr.message.clone().unwrap_or_default());
-                    results.push(rr);
-                    continue;
-                }
-                Err(e) => {
-                    rr.status = Some("SyncFailed".into());
-                    rr.message = Some(e.to_string());
-                    failed.get_or_insert_with(|| e.to_string());
-                    results.push(rr);
-                    continue;
-                }
-            };
-            let ns = if info.namespaced {
-                if rr.namespace.is_empty() {
-                    rr.namespace = input.namespace.clone();
-                }
-                rr.namespace.clone()
-            } else {
-                String::new()
-            };
-            let api = dyn_api(&self.client, &info.resource, info.namespaced, &ns);
-            let mut body = obj.clone();
-            if info.namespaced
-                && let Some(m) = body.get_mut("metadata").and_then(Value::as_object_mut)
-            {
-                m.insert("namespace".into(), Value::String(ns.clone()));
-            }
-            match api.patch(&name, &ssa, &Patch::Apply(&body)).await {
-                Ok(_) => {
-                    rr.status = Some("Synced".into());
-                    rr.message = Some(format!(
-                        "{}/{name} {}",
-                        kind.to_lowercase(),
-                        if input.dry_run {
-                            "configured (dry run)"
-                        } else {
-                            "serverside-applied"
-                        }
-                    ));
-                }
-                Err(e) => {
-                    rr.status = Some("SyncFailed".into());
-                    rr.message = Some(e.to_string());
-                    failed.get_or_insert_with(|| format!("{kind}/{name}: {e}"));
-                }
-            }
-            results.push(rr);
-        }
-        if failed.is_none() {
-            for live in &input.live {
-                let key = crate::backend::object_key(live);
-                if desired_keys.contains(&key) {
-                    continue;
-                }
-                let (group, version) = group_version(live);
-                let kind = s(live, "/kind").to_owned();
-                let name = s(live, "/metadata/name").to_owned();
-                let ns = s(live, "/metadata/namespace").to_owned();
-                let mut rr = ResourceResult {
-                    group: group.clone(),
-                    version,
-                    kind: kind.clone(),
-                    namespace: ns.clone(),
-                    name: name.clone(),
-                    sync_phase: Some("Sync".into()),
-                    ..Default::default()
-                };
-                if !input.prune {
-                    rr.status = Some("PruneSkipped".into());
-                    rr.message = Some("ignored (requires pruning)".into());
-                    results.push(rr);
-                    continue;
-                }
-                if let Ok(Some(info)) = self
-                    .cache
-                    .discovery()
-                    .resolve_or_refresh(&group, &kind)
-                    .await
-                {
-                    let api = dyn_api(&self.client, &info.resource, info.namespaced, &ns);
-                    let dp = if input.dry_run {
-                        DeleteParams::default().dry_run()
-                    } else {
-                        DeleteParams::foreground()
-                    };
-                    match api.delete(&name, &dp).await {
-                        Ok(_) => {
-                            rr.status = Some("Pruned".into());
-                            rr.message = Some("pruned".into());
-                        }
-                        Err(e) => {
-                            rr.status = Some("SyncFailed".into());
-                            rr.message = Some(e.to_string());
-                            failed.get_or_insert_with(|| e.to_string());
-                        }
-                    }
-                }
-                results.push(rr);
-            }
-        }
-        match failed {
-            Some(m) => SyncOutcome {
-                phase: "Failed".into(),
-                message: format!("one or more objects failed to apply, reason: {m}"),
-                resources: results,
-            },
-            None => SyncOutcome {
-                phase: "Succeeded".into(),
-                message: "successfully synced (all tasks run)".into(),
-                resources: results,
-            },
+        let mut req =
+            tether_sync::SyncRequest::new(input.app, input.namespace, input.desired, input.live);
+        req.revision = input.revision;
+        req.options = parsed;
+        req.prune = input.prune;
+        req.dry_run = input.dry_run;
+        req.allow_empty = input.allow_empty;
+        req.managed_namespace_metadata = input.managed_namespace_metadata;
+        req.modified = modified;
+        let r = self.engine.sync(req, &cancel).await;
+        SyncOutcome {
+            phase: r.phase.as_str().to_owned(),
+            message: r.message,
+            resources: r.resources,
         }
     }
 }

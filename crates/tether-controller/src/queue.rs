@@ -86,6 +86,12 @@ impl Queue {
         self.lock().order.len()
     }
 
+    /// Nothing waiting and nothing being processed.
+    pub fn idle(&self) -> bool {
+        let s = self.lock();
+        s.order.is_empty() && s.active.is_empty()
+    }
+
     /// Nothing waiting.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

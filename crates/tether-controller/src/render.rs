@@ -1,7 +1,7 @@
 //! Rendering an Application's Git sources: fetch and resolve with tether-git's [`RepoCache`],
 //! check out the commit read-only, detect the source type as Argo CD does and render it
-//! (plain directory and Jsonnet, Kustomize with `source.kustomize`; Helm charts are reported as
-//! not supported yet).
+//! (plain directory and Jsonnet, Kustomize with `source.kustomize`, Helm charts with
+//! `source.helm` through tether-helm).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +31,7 @@ impl GitRenderer {
         cache: &RepoCache,
         source: &ApplicationSource,
         revision: Option<&str>,
+        ctx: &AppContext,
     ) -> Result<(Vec<Value>, String, String), String> {
         if source.chart.is_some() {
             return Err(format!(
@@ -53,7 +54,7 @@ impl GitRenderer {
                 "{rel}: app path does not exist (revision {commit})"
             ));
         }
-        let (objects, kind) = render_dir(&dir, checkout.root(), source)?;
+        let (objects, kind) = render_dir(&dir, checkout.root(), source, ctx)?;
         Ok((objects, commit, kind))
     }
 }
@@ -68,13 +69,97 @@ fn vars(v: &[tether_model::source::JsonnetVar]) -> Vec<JsonnetVar> {
         .collect()
 }
 
+/// What a renderer needs to know about the Application (Helm's release name and namespace).
+#[derive(Debug, Clone, Default)]
+pub struct AppContext {
+    pub name: String,
+    pub namespace: String,
+}
+
+fn helm(
+    dir: &Path,
+    root: &Path,
+    source: &ApplicationSource,
+    ctx: &AppContext,
+) -> Result<Vec<tether_render::Object>, String> {
+    let h = source.helm.clone().unwrap_or_default();
+    let mut user = tether_helm::UserValues::default();
+    let root_canon = root.canonicalize().map_err(|e| e.to_string())?;
+    for f in &h.value_files {
+        if f.starts_with('$') {
+            return Err(format!(
+                "value file `{f}`: `$ref` sources are not supported yet"
+            ));
+        }
+        let path = dir.join(f);
+        let inside = path
+            .canonicalize()
+            .ok()
+            .filter(|p| p.starts_with(&root_canon));
+        match inside {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(&p).map_err(|e| format!("value file `{f}`: {e}"))?;
+                user.files.push((f.clone(), text));
+            }
+            None if h.ignore_missing_value_files == Some(true) => {}
+            None => return Err(format!("value file `{f}` does not exist in the repository")),
+        }
+    }
+    if let Some(obj) = &h.values_object {
+        let text = serde_yaml::to_string(obj).map_err(|e| e.to_string())?;
+        user.files.push(("values".into(), text));
+    } else if let Some(v) = h.values.as_ref().filter(|v| !v.trim().is_empty()) {
+        user.files.push(("values".into(), v.clone()));
+    }
+    for p in &h.parameters {
+        let expr = format!(
+            "{}={}",
+            p.name.as_deref().unwrap_or(""),
+            p.value.as_deref().unwrap_or("")
+        );
+        if p.force_string == Some(true) {
+            user.set_string.push(expr);
+        } else {
+            user.set.push(expr);
+        }
+    }
+    let opts = tether_helm::RenderOptions {
+        release_name: h
+            .release_name
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| ctx.name.clone()),
+        namespace: h
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| ctx.namespace.clone()),
+        kube_version: h.kube_version.clone(),
+        api_versions: h.api_versions.clone(),
+        include_crds: h.skip_crds != Some(true),
+        skip_tests: h.skip_tests == Some(true),
+        skip_schema_validation: h.skip_schema_validation == Some(true),
+        ..Default::default()
+    };
+    let rendered = tether_helm::render(dir, &user, &opts).map_err(|e| e.to_string())?;
+    Ok(rendered
+        .documents
+        .into_iter()
+        .filter_map(|d| d.object)
+        .collect())
+}
+
 /// Renders a checked-out source directory.
 pub fn render_dir(
     dir: &Path,
     root: &Path,
     source: &ApplicationSource,
+    ctx: &AppContext,
 ) -> Result<(Vec<Value>, String), String> {
-    let ty = if source.kustomize.is_some() && dir.join("kustomization.yaml").is_file() {
+    let ty = if source.helm.is_some() && dir.join("Chart.yaml").is_file() {
+        SourceType::Helm
+    } else if source.kustomize.is_some() && dir.join("kustomization.yaml").is_file() {
         SourceType::Kustomize
     } else if source.directory.is_some() {
         SourceType::Directory
@@ -82,9 +167,7 @@ pub fn render_dir(
         tether_render::detect(dir, true)
     };
     let objs = match ty {
-        SourceType::Helm => {
-            return Err("Helm chart sources are not supported yet".to_owned());
-        }
+        SourceType::Helm => helm(dir, root, source, ctx)?,
         SourceType::Kustomize => {
             let opts = tether_kustomize::BuildOptions::default();
             let k = source.kustomize.clone().unwrap_or_default();
@@ -129,6 +212,10 @@ impl Renderer for GitRenderer {
         }
         let revisions = revisions.map(<[String]>::to_vec);
         let cache = self.cache.clone();
+        let ctx = AppContext {
+            name: app.metadata.name.clone().unwrap_or_default(),
+            namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        };
         tokio::task::spawn_blocking(move || {
             let mut out = Rendered::default();
             for (i, s) in sources.iter().enumerate() {
@@ -146,7 +233,7 @@ impl Renderer for GitRenderer {
                     out.source_types.push(String::new());
                     continue;
                 }
-                let (objs, commit, ty) = Self::render_source(&cache, s, rev)?;
+                let (objs, commit, ty) = Self::render_source(&cache, s, rev, &ctx)?;
                 out.objects.extend(objs);
                 out.revisions.push(commit);
                 out.source_types.push(ty);

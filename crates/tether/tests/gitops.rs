@@ -555,3 +555,89 @@ async fn manual_sync_history_and_rollback_through_the_cli() {
     assert_eq!(code, 1);
     assert!(err.contains("does not have deployment id '42'"), "{err}");
 }
+
+/// Copies `examples/gitops/repo` into the served repository.
+fn seed_examples(repo: &Repo) -> String {
+    fn walk(dir: &std::path::Path, rel: &str, repo: &Repo) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &rel, repo);
+            } else {
+                repo.write(&rel, &std::fs::read_to_string(e.path()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gitops/repo");
+    walk(&root, "", repo);
+    repo.commit_and_push("examples").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_examples_sync_waves_hooks_and_a_helm_chart() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("examples").unwrap();
+    let rev = seed_examples(&repo);
+    let waves = unique(ns.name(), "waves");
+    let helm = unique(ns.name(), "hello");
+    let run = Run::start(apps_dir());
+    run.write_app(
+        "waves.yaml",
+        &application(&waves, &git.url("examples"), "waves", ns.name(), AUTO),
+    );
+    run.write_app(
+        "helm.yaml",
+        &application(&helm, &git.url("examples"), "charts/hello", ns.name(), AUTO).replace(
+            "    targetRevision: HEAD\n",
+            "    targetRevision: HEAD\n    helm:\n      releaseName: hello\n      valuesObject: {message: from the Application}\n      parameters: [{name: replicaCount, value: \"2\"}]\n",
+        ),
+    );
+    let a = run.wait_app(&waves, "Synced and Healthy", |a| {
+        s(a, "/status/sync/status") == "Synced"
+            && s(a, "/status/health/status") == "Healthy"
+            && s(a, "/status/sync/revision") == rev
+    });
+    let results = a["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let hook = |t: &str| {
+        results
+            .iter()
+            .find(|r| r["hookType"] == t)
+            .unwrap_or_else(|| panic!("no {t} hook in {results:?}"))
+            .clone()
+    };
+    assert_eq!(hook("PreSync")["kind"], "Job");
+    assert!(s(&hook("PreSync"), "/name").starts_with("migrate-"));
+    assert_eq!(hook("PostSync")["name"], "smoke-test");
+    // Waves: the ConfigMap (-1) before the Deployment (0) before the Service (1).
+    let pos = |kind: &str| {
+        results
+            .iter()
+            .position(|r| r["kind"] == kind && r["hookType"].is_null())
+            .unwrap()
+    };
+    assert!(
+        pos("ConfigMap") < pos("Deployment") && pos("Deployment") < pos("Service"),
+        "{results:?}"
+    );
+
+    let a = run.wait_app(&helm, "Synced", |a| s(a, "/status/sync/status") == "Synced");
+    assert_eq!(s(&a, "/status/sourceType"), "Helm");
+    let cm = ns.api::<ConfigMap>().get("hello-hello").await.unwrap();
+    assert_eq!(
+        cm.data.unwrap().get("message").map(String::as_str),
+        Some("from the Application")
+    );
+    let d = ns.api::<Deployment>().get("hello-hello").await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(2));
+}
