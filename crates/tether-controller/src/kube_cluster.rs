@@ -50,7 +50,7 @@ impl KubeCluster {
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
-                    Ok(CacheEvent::Applied(o) | CacheEvent::Deleted(o)) => {
+                    Ok(CacheEvent::Applied { object: o, .. } | CacheEvent::Deleted(o)) => {
                         if let Some(app) = o.app() {
                             let _ = fwd.send(app.to_owned());
                         }
