@@ -141,6 +141,17 @@ pub fn parse_kustomization(text: &str, path: &Path) -> Result<Kustomization> {
     })?;
     let bases = std::mem::take(&mut k.bases);
     k.resources.extend(bases);
+    // kustomize's FixKustomization: the legacy helmChartInflationGenerator becomes helmCharts.
+    let legacy = std::mem::take(&mut k.helm_chart_inflation_generator);
+    if !legacy.is_empty() {
+        let (charts, globals) = crate::helm::split_legacy(&legacy);
+        if k.helm_globals.is_none()
+            && (!globals.chart_home.is_empty() || !globals.config_home.is_empty())
+        {
+            k.helm_globals = Some(globals);
+        }
+        k.helm_charts.extend(charts);
+    }
     Ok(k)
 }
 
@@ -356,6 +367,20 @@ impl<'a> Builder<'a> {
                 absorb(acc, r)?;
             }
         }
+        // Helm charts: the last of kustomize's builtin generators.
+        let globals = kust.helm_globals.clone().unwrap_or_default();
+        for chart in &kust.helm_charts {
+            let objs = crate::helm::inflate(&ldr, &kpath, self.opts.enable_helm, &globals, chart)?;
+            let origin = format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n",
+                relative(&self.top, &kpath)
+            );
+            for obj in objs {
+                let mut r = Resource::new(obj);
+                r.origin = Some(origin.clone());
+                absorb(acc, r)?;
+            }
+        }
         // kustomize v5.5 runs the parent's generators before its components (observed: a
         // component can merge into a generated ConfigMap of its parent).
         for entry in &kust.components {
@@ -380,19 +405,6 @@ impl<'a> Builder<'a> {
             r?;
         }
 
-        if !kust.helm_charts.is_empty() || !kust.helm_chart_inflation_generator.is_empty() {
-            return Err(Error::Unsupported(if self.opts.enable_helm {
-                format!(
-                    "`helmCharts` in `{}`: Helm charts in kustomizations are not supported yet",
-                    kpath.display()
-                )
-            } else {
-                format!(
-                    "`helmCharts` in `{}`: trouble configuring builtin HelmChartInflationGenerator: must specify --enable-helm",
-                    kpath.display()
-                )
-            }));
-        }
         for (field, list) in [
             ("generators", &kust.generators),
             ("transformers", &kust.transformers),

@@ -16,6 +16,7 @@ pub mod fs;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generators;
+pub mod helm;
 pub mod nameref;
 pub mod patches;
 pub mod replacements;

@@ -70,17 +70,103 @@ pub struct Kustomization {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vars: Vec<Var>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub helm_charts: Vec<serde_json::Value>,
+    pub helm_charts: Vec<HelmChart>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub helm_globals: Option<serde_json::Value>,
+    pub helm_globals: Option<HelmGlobals>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub helm_chart_inflation_generator: Vec<serde_json::Value>,
+    pub helm_chart_inflation_generator: Vec<HelmChartArgs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openapi: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort_options: Option<SortOptions>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub build_metadata: Vec<String>,
+}
+
+/// `helmGlobals`: settings shared by every chart of a kustomization.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmGlobals {
+    /// Where charts are found (default `charts`, relative to the kustomization).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chart_home: String,
+    /// Helm's configuration directory (only used by the `helm` binary; ignored by Tether).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config_home: String,
+}
+
+/// A `helmCharts` entry (kustomize's `types.HelmChart`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChart {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub repo: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub release_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_values_files: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub values_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_inline: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub values_merge: String,
+    #[serde(default, rename = "includeCRDs", skip_serializing_if = "is_false")]
+    pub include_crds: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip_hooks: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_versions: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kube_version: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name_template: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub skip_tests: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub debug: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A legacy `helmChartInflationGenerator` entry (kustomize's deprecated `types.HelmChartArgs`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChartArgs {
+    #[serde(default)]
+    pub chart_name: String,
+    #[serde(default)]
+    pub chart_version: String,
+    #[serde(default, rename = "chartRepoUrl")]
+    pub chart_repo_url: String,
+    #[serde(default)]
+    pub chart_home: String,
+    #[serde(default)]
+    pub chart_repo_name: String,
+    #[serde(default)]
+    pub helm_bin: String,
+    #[serde(default)]
+    pub helm_home: String,
+    #[serde(default)]
+    pub values: String,
+    #[serde(default)]
+    pub values_local: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    pub values_merge: String,
+    #[serde(default)]
+    pub release_name: String,
+    #[serde(default)]
+    pub release_namespace: String,
+    #[serde(default)]
+    pub extra_args: Vec<String>,
 }
 
 /// Arguments of a ConfigMap or Secret generator.
