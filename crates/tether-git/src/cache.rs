@@ -39,6 +39,7 @@ pub struct Credentials {
     insecure: bool,
     proxy: Option<(SecretString, String)>,
     known_hosts: Option<Arc<str>>,
+    tls_certs: Option<Arc<str>>,
 }
 
 impl Credentials {
@@ -52,6 +53,7 @@ impl Credentials {
             insecure: false,
             proxy: None,
             known_hosts: None,
+            tls_certs: None,
         }
     }
 
@@ -108,6 +110,19 @@ impl Credentials {
     pub fn with_known_hosts(mut self, known_hosts: impl Into<Arc<str>>) -> Self {
         self.known_hosts = Some(known_hosts.into());
         self
+    }
+
+    /// With the certificates (PEM, one or more) that https servers of this repository must chain
+    /// to, instead of the system's root certificates: Argo CD's `argocd-tls-certs-cm` entry for
+    /// the repository's host.
+    pub fn with_tls_certs(mut self, pem: impl Into<Arc<str>>) -> Self {
+        self.tls_certs = Some(pem.into());
+        self
+    }
+
+    /// The trusted certificates set with [`Credentials::with_tls_certs`].
+    pub fn tls_certs(&self) -> Option<&Arc<str>> {
+        self.tls_certs.as_ref()
     }
 
     pub(crate) fn ssh_private_key(&self) -> Option<&SecretString> {
@@ -181,6 +196,7 @@ impl Credentials {
         field(proxy.as_bytes());
         field(no_proxy.as_bytes());
         field(self.known_hosts.as_deref().unwrap_or_default().as_bytes());
+        field(self.tls_certs.as_deref().unwrap_or_default().as_bytes());
     }
 }
 
@@ -200,6 +216,7 @@ impl std::fmt::Debug for Credentials {
             .field("insecure", &self.insecure)
             .field("proxy", &self.proxy.as_ref().map(|_| "***"))
             .field("known_hosts", &self.known_hosts.is_some())
+            .field("tls_certs", &self.tls_certs.is_some())
             .finish()
     }
 }
@@ -780,9 +797,7 @@ impl RepoCache {
                 .connect(gix::remote::Direction::Fetch)
                 .map_err(|e| text(&e))?
         };
-        if scheme == gix::url::Scheme::Http
-            || (scheme == gix::url::Scheme::Https && source.credentials.is_some())
-        {
+        if matches!(scheme, gix::url::Scheme::Http | gix::url::Scheme::Https) {
             connection.set_transport_options(Box::new(crate::transport::http_options(
                 source.credentials.as_ref(),
                 scheme == gix::url::Scheme::Http,

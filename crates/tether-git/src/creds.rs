@@ -278,6 +278,37 @@ pub struct CredentialStore {
     repositories: Vec<RepoCredentials>,
     templates: Vec<RepoCredentials>,
     known_hosts: Option<Arc<str>>,
+    /// Trusted certificates (PEM) by host name, lower-case, without port.
+    tls_certs: BTreeMap<String, Arc<str>>,
+}
+
+/// The ConfigMap Argo CD reads trusted TLS certificates for Git hosts from.
+pub const TLS_CERTS_CONFIG_MAP: &str = "argocd-tls-certs-cm";
+
+/// The host of an `https://` URL, lower-case and without port or user information.
+fn https_host(url: &str) -> Option<String> {
+    let rest = url.trim();
+    let rest = rest
+        .get(..8)
+        .filter(|p| p.eq_ignore_ascii_case("https://"))
+        .map(|_| &rest[8..])?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    Some(server_name_without_port(host_port))
+}
+
+/// `host:port` → `host` (`[v6]:port` → `[v6]`), lower-case: Argo CD's `ServerNameWithoutPort`.
+fn server_name_without_port(name: &str) -> String {
+    let name = name.trim();
+    let host = match name.rfind(':') {
+        Some(i)
+            if !name[i..].contains(']') && name[i + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            &name[..i]
+        }
+        _ => name,
+    };
+    host.to_ascii_lowercase()
 }
 
 /// Credentials resolved for one repository URL.
@@ -319,6 +350,27 @@ impl CredentialStore {
     /// The SSH known hosts, if set.
     pub fn known_hosts(&self) -> Option<Arc<str>> {
         self.known_hosts.clone()
+    }
+
+    /// Trusts these certificates (PEM, one or more) for https repositories on `host` (a port is
+    /// ignored), instead of the system's root certificates: one entry of Argo CD's
+    /// `argocd-tls-certs-cm`.
+    pub fn set_tls_certs(&mut self, host: &str, pem: impl Into<String>) {
+        self.tls_certs
+            .insert(server_name_without_port(host), Arc::from(pem.into()));
+    }
+
+    /// Reads Argo CD's `argocd-tls-certs-cm` ConfigMap: each key a host name, each value the PEM
+    /// certificates trusted for it.
+    pub fn add_tls_certs_config_map(&mut self, cm: &k8s_openapi::api::core::v1::ConfigMap) {
+        for (host, pem) in cm.data.iter().flatten() {
+            self.set_tls_certs(host, pem.clone());
+        }
+    }
+
+    /// The certificates trusted for an `https://` URL's host, if configured.
+    pub fn tls_certs_for(&self, url: &str) -> Option<Arc<str>> {
+        self.tls_certs.get(&https_host(url)?).cloned()
     }
 
     /// Repository entries.
@@ -508,6 +560,17 @@ impl CredentialStore {
             }
             (None, None) => {}
         }
+        for (host, pem) in file.tls_certs {
+            store.set_tls_certs(&host, pem);
+        }
+        for (host, f) in file.tls_certs_files {
+            let p = base.join(f);
+            let text = std::fs::read_to_string(&p).map_err(|err| CredsError::Read {
+                path: format!("{origin}: tlsCertsFiles.{host} ({})", p.display()),
+                message: err.to_string(),
+            })?;
+            store.set_tls_certs(&host, text);
+        }
         Ok(store)
     }
 
@@ -560,10 +623,20 @@ impl CredentialStore {
         }
     }
 
-    /// Credentials for a URL (see [`CredentialStore::resolve`]), with the store's known hosts.
+    /// Credentials for a URL (see [`CredentialStore::resolve`]), with the store's known hosts and
+    /// the certificates trusted for its host (those alone make credentials, as in Argo CD, where
+    /// `argocd-tls-certs-cm` applies to every repository on the host).
     pub fn credentials_for(&self, url: &str, project: Option<&str>) -> Option<Credentials> {
-        self.resolve(url, project)
-            .map(|r| r.credentials(self.known_hosts.clone()))
+        let tls = self.tls_certs_for(url);
+        let creds = match self.resolve(url, project) {
+            Some(r) => r.credentials(self.known_hosts.clone()),
+            None if tls.is_some() => Credentials::none(),
+            None => return None,
+        };
+        Some(match tls {
+            Some(pem) => creds.with_tls_certs(pem),
+            None => creds,
+        })
     }
 
     /// The longest-prefix template for a normalised URL; the first one on a tie.
@@ -659,6 +732,12 @@ struct CredsFile {
     ssh_known_hosts: Option<String>,
     #[serde(default)]
     ssh_known_hosts_file: Option<PathBuf>,
+    /// Host → PEM certificates (Argo CD's `argocd-tls-certs-cm` data).
+    #[serde(default)]
+    tls_certs: BTreeMap<String, String>,
+    /// Host → file with PEM certificates.
+    #[serde(default)]
+    tls_certs_files: BTreeMap<String, PathBuf>,
 }
 
 /// One entry of the file: [`RepoCredentials`]' fields, plus `*File` variants of the secret ones.

@@ -1,16 +1,21 @@
-//! Connecting with credentials: HTTP(S) through gitoxide's reqwest backend (basic auth, TLS client
-//! certificates, `insecure`, proxies) and SSH through the system `ssh` binary with a private key
+//! Connecting with credentials: HTTP(S) through gitoxide's reqwest backend (basic auth, trusted
+//! certificates, TLS client certificates, `insecure`, proxies) and SSH through the system `ssh` binary with a private key
 //! and known hosts written to a private temporary directory.
 //!
 //! Passwords never go into URLs: the identity is handed to the transport, and the credential
 //! callback answers gitoxide's credential-helper requests.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use gix::protocol::transport::client::blocking_io::{http, ssh};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::cache::Credentials;
 
@@ -33,27 +38,23 @@ impl SshFiles {
     }
 }
 
-/// HTTP transport options carrying the credentials' TLS and proxy settings. For plain `http://`
-/// the client skips loading the system's root certificates (rustls-platform-verifier), which
-/// otherwise costs ~20 ms (debug build) per connection, the largest part of a warm fetch.
+/// HTTP transport options carrying the credentials' TLS and proxy settings.
+///
+/// gix's reqwest backend builds a new reqwest client for every connection. Left alone, each build
+/// loads the system's root certificates (rustls-platform-verifier), ~20–30 ms per connection in a
+/// debug build and the largest part of a warm fetch. So for `https://` every client gets a rustls
+/// configuration built once per TLS setting ([`tls_config`]) and for plain `http://` a client
+/// without root certificates.
 pub(crate) fn http_options(
     creds: Option<&Credentials>,
     plain_http: bool,
 ) -> Result<http::Options, String> {
     let default = Credentials::none();
     let creds = creds.unwrap_or(&default);
-    let identity = match creds.tls_client_cert() {
-        Some((cert, key)) => {
-            let mut pem = cert.trim_end().to_owned();
-            pem.push('\n');
-            pem.push_str(key.expose().trim_end());
-            pem.push('\n');
-            Some(reqwest::Identity::from_pem(pem.as_bytes()).map_err(|_| {
-                "tlsClientCertData/tlsClientCertKey: not a PEM certificate and private key"
-                    .to_owned()
-            })?)
-        }
-        None => None,
+    let tls = if plain_http {
+        None
+    } else {
+        Some(tls_config(creds)?)
     };
     let proxy = match creds.proxy() {
         Some((url, no_proxy)) => {
@@ -66,15 +67,12 @@ pub(crate) fn http_options(
     let insecure = creds.is_insecure();
     let backend = http::reqwest::Options {
         configure_client: Some(Box::new(move |mut builder| {
-            if plain_http {
-                builder = builder.tls_certs_only(Vec::<reqwest::Certificate>::new());
-            }
-            if insecure {
-                builder = builder.danger_accept_invalid_certs(true);
-            }
-            if let Some(id) = &identity {
-                builder = builder.identity(id.clone());
-            }
+            builder = match &tls {
+                Some(config) => {
+                    builder.tls_backend_preconfigured(rustls::ClientConfig::clone(config))
+                }
+                None => builder.tls_certs_only(Vec::<reqwest::Certificate>::new()),
+            };
             if let Some(p) = &proxy {
                 builder = builder.proxy(p.clone());
             }
@@ -87,6 +85,160 @@ pub(crate) fn http_options(
         backend: Some(Arc::new(Mutex::new(backend))),
         ..Default::default()
     })
+}
+
+/// The rustls client configuration for these credentials' TLS settings: the trusted certificates
+/// ([`Credentials::with_tls_certs`], else the system's roots), `insecure` (no verification) and
+/// the client certificate. Built once per distinct setting and process, then shared.
+pub(crate) fn tls_config(creds: &Credentials) -> Result<Arc<rustls::ClientConfig>, String> {
+    use sha2::Digest;
+    static CONFIGS: OnceLock<Mutex<HashMap<[u8; 32], Arc<rustls::ClientConfig>>>> = OnceLock::new();
+    let mut h = sha2::Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(&[u8::from(creds.is_insecure())]);
+    field(creds.tls_certs().map(|c| c.as_bytes()).unwrap_or_default());
+    let (cert, key) = creds
+        .tls_client_cert()
+        .map(|(c, k)| (c.as_str(), k.expose()))
+        .unwrap_or_default();
+    field(cert.as_bytes());
+    field(key.as_bytes());
+    let id: [u8; 32] = h.finalize().into();
+    let configs = CONFIGS.get_or_init(Default::default);
+    if let Some(c) = configs.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return Ok(c.clone());
+    }
+    let config = Arc::new(build_tls_config(creds)?);
+    let mut map = configs.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert(id, config.clone());
+    Ok(config)
+}
+
+fn crypto_provider() -> Arc<CryptoProvider> {
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+}
+
+/// The verifier against the system's root certificates, loaded once per process.
+fn system_verifier() -> Result<Arc<dyn ServerCertVerifier>, String> {
+    static SYSTEM: OnceLock<Result<Arc<rustls_platform_verifier::Verifier>, String>> =
+        OnceLock::new();
+    SYSTEM
+        .get_or_init(|| {
+            rustls_platform_verifier::Verifier::new(crypto_provider())
+                .map(Arc::new)
+                .map_err(|e| format!("cannot load the system's root certificates: {e}"))
+        })
+        .clone()
+        .map(|v| v as Arc<dyn ServerCertVerifier>)
+}
+
+fn build_tls_config(creds: &Credentials) -> Result<rustls::ClientConfig, String> {
+    let provider = crypto_provider();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?;
+    let verifier: Arc<dyn ServerCertVerifier> = if creds.is_insecure() {
+        Arc::new(AcceptAnyCertificate(provider.clone()))
+    } else if let Some(pem) = creds.tls_certs() {
+        // Argo CD trusts only the certificates configured for the host (`argocd-tls-certs-cm`).
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|_| "TLS certificates: not valid PEM".to_owned())?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("TLS certificates: unusable certificate: {e}"))?;
+        }
+        if roots.is_empty() {
+            return Err("TLS certificates: no PEM certificate found".to_owned());
+        }
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("TLS certificates: {e}"))?
+    } else {
+        system_verifier()?
+    };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let bad_identity =
+        || "tlsClientCertData/tlsClientCertKey: not a PEM certificate and private key".to_owned();
+    let mut config = match creds.tls_client_cert() {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| bad_identity())?;
+            if chain.is_empty() {
+                return Err(bad_identity());
+            }
+            let key = PrivateKeyDer::from_pem_slice(key.expose().as_bytes())
+                .map_err(|_| bad_identity())?;
+            builder
+                .with_client_auth_cert(chain, key)
+                // rustls' message names the problem (e.g. a key that does not match), not the key.
+                .map_err(|e| format!("tlsClientCertData/tlsClientCertKey: {e}"))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// `insecure: true`: any server certificate is accepted (the handshake's signatures are still
+/// checked against it), as Argo CD's `InsecureSkipVerify`.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// `'…'`-quoted for `sh`.

@@ -2,8 +2,14 @@
 //!
 //! Repositories are made with the `git` CLI ([`Repo`]: commits, branches, tags, force pushes) and
 //! served by `git http-backend`, run as a CGI program behind a small axum server ([`GitServer`]),
-//! with optional HTTP basic auth. Clients fetch exactly as users do, over `http://127.0.0.1:PORT/`.
+//! with optional HTTP basic auth. Clients fetch exactly as users do, over `http://127.0.0.1:PORT/`
+//! or, with [`GitServer::start_https`], over `https://127.0.0.1:PORT/` with a certificate issued
+//! by a throwaway [`TestCa`] (optionally requiring a client certificate from that CA).
 //! Every request is logged, so tests can count fetches.
+
+mod tls;
+
+pub use tls::{Pem, TestCa};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +33,8 @@ pub enum Error {
     Spawn(#[source] std::io::Error),
     #[error("cannot start the HTTP server: {0}")]
     Server(#[source] std::io::Error),
+    #[error("cannot make a test certificate: {0}")]
+    Tls(String),
     #[error("file {path}: {source}")]
     File {
         path: PathBuf,
@@ -57,12 +65,31 @@ struct ServerState {
     log: Arc<Mutex<Vec<RequestLog>>>,
 }
 
+/// HTTPS settings of a [`GitServer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpsOptions {
+    /// Refuse TLS connections without a client certificate issued by the server's CA (TLS client
+    /// authentication, Argo CD's `tlsClientCertData`/`tlsClientCertKey`).
+    pub require_client_cert: bool,
+    /// Also require HTTP basic auth with these credentials.
+    pub auth: Option<(&'static str, &'static str)>,
+}
+
+/// The TLS material of an https server.
+struct ServerTls {
+    ca: TestCa,
+    client: Pem,
+}
+
 /// A smart-HTTP Git server on 127.0.0.1 serving the bare repositories under its root.
 /// Stops when dropped.
 pub struct GitServer {
     port: u16,
     root: tempfile::TempDir,
     auth: Option<(String, String)>,
+    tls: Option<ServerTls>,
+    /// TLS handshakes the server failed (the peer's alert or the verification error).
+    tls_failures: Arc<Mutex<Vec<String>>>,
     log: Arc<Mutex<Vec<RequestLog>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -76,6 +103,30 @@ impl GitServer {
 
     /// Starts a server that requires HTTP basic auth with these credentials when given.
     pub fn start_with_auth(auth: Option<(&str, &str)>) -> Result<Self, Error> {
+        Self::start_inner(auth, None)
+    }
+
+    /// Starts an https server on `https://127.0.0.1:PORT` whose certificate (for `127.0.0.1` and
+    /// `localhost`) is issued by a fresh [`TestCa`]; see [`GitServer::ca_pem`] and
+    /// [`GitServer::client_cert`].
+    pub fn start_https(options: HttpsOptions) -> Result<Self, Error> {
+        let ca = TestCa::new("tether test CA")?;
+        let server = ca.server_cert(&["127.0.0.1", "localhost"])?;
+        let client = ca.client_cert("tether-test-client")?;
+        let config = tls::server_config(&ca, &server, options.require_client_cert)?;
+        Self::start_inner(options.auth, Some((ServerTls { ca, client }, config)))
+    }
+
+    fn start_inner(
+        auth: Option<(&str, &str)>,
+        tls: Option<(ServerTls, Arc<rustls::ServerConfig>)>,
+    ) -> Result<Self, Error> {
+        let (tls, tls_config) = match tls {
+            Some((t, c)) => (Some(t), Some(c)),
+            None => (None, None),
+        };
+        let tls_failures = Arc::new(Mutex::new(Vec::new()));
+        let failures = tls_failures.clone();
         let root = tempfile::Builder::new()
             .prefix("tether-git-")
             .tempdir()
@@ -107,11 +158,22 @@ impl GitServer {
                     let listener = tokio::net::TcpListener::from_std(listener)
                         .expect("listener converts to tokio");
                     let app = axum::Router::new().fallback(handle).with_state(state);
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
+                    let stop = async {
+                        let _ = rx.await;
+                    };
+                    match tls_config {
+                        None => {
+                            let _ = axum::serve(listener, app)
+                                .with_graceful_shutdown(stop)
+                                .await;
+                        }
+                        Some(config) => {
+                            let listener = tls::TlsListener::new(listener, config, failures);
+                            let _ = axum::serve(listener, app)
+                                .with_graceful_shutdown(stop)
+                                .await;
+                        }
+                    }
                 });
             })
             .map_err(Error::Server)?;
@@ -119,15 +181,52 @@ impl GitServer {
             port,
             root,
             auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            tls,
+            tls_failures,
             log,
             shutdown: Some(tx),
             thread: Some(thread),
         })
     }
 
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://…` for an https server).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme(), self.port)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The PEM certificate of the CA that issued an https server's certificate (what a client must
+    /// trust: Argo CD's `argocd-tls-certs-cm` entry for `127.0.0.1`). None for plain http.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca.cert_pem())
+    }
+
+    /// A client certificate and its private key (PEM) issued by the server's CA, which a server
+    /// started with [`HttpsOptions::require_client_cert`] accepts. None for plain http.
+    pub fn client_cert(&self) -> Option<&Pem> {
+        self.tls.as_ref().map(|t| &t.client)
+    }
+
+    /// The CA of an https server (to issue more certificates).
+    pub fn ca(&self) -> Option<&TestCa> {
+        self.tls.as_ref().map(|t| &t.ca)
+    }
+
+    /// Why TLS handshakes failed so far (e.g. the client's `UnknownCA` alert, or a missing client
+    /// certificate), oldest first.
+    pub fn tls_failures(&self) -> Vec<String> {
+        self.tls_failures
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     /// The clone URL of a repository: `http://127.0.0.1:PORT/NAME.git`.
@@ -138,7 +237,11 @@ impl GitServer {
     /// The clone URL with the server's credentials embedded (for git CLI clients in tests).
     pub fn url_with_credentials(&self, name: &str) -> String {
         match &self.auth {
-            Some((u, p)) => format!("http://{u}:{p}@127.0.0.1:{}/{name}.git", self.port),
+            Some((u, p)) => format!(
+                "{}://{u}:{p}@127.0.0.1:{}/{name}.git",
+                self.scheme(),
+                self.port
+            ),
             None => self.url(name),
         }
     }
@@ -528,7 +631,8 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Runs git in `dir` with a clean environment (no user or system config) and returns stdout.
+/// Runs git in `dir` with a clean environment (no user or system config, no `GIT_SSL_*`
+/// variables overriding `-c http.ssl…` options) and returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
     let output = Command::new("git")
         .args(args)
@@ -536,6 +640,11 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_SSL_CAINFO")
+        .env_remove("GIT_SSL_CAPATH")
+        .env_remove("GIT_SSL_CERT")
+        .env_remove("GIT_SSL_KEY")
+        .env_remove("GIT_SSL_NO_VERIFY")
         .stdin(Stdio::null())
         .output()
         .map_err(Error::Spawn)?;

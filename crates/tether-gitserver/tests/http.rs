@@ -105,3 +105,59 @@ fn basic_auth_is_enforced() {
     .expect("authorised");
     assert!(refs.contains(&sha), "{refs}");
 }
+
+/// The git CLI (the reference client) over https: the server's certificate verifies against its
+/// CA and only against it; a server requiring client certificates accepts the one it issued.
+#[test]
+fn serves_https_to_the_git_cli_with_its_ca_and_client_certificates() {
+    use tether_gitserver::HttpsOptions;
+    let server = GitServer::start_https(HttpsOptions::default()).expect("https server");
+    let repo = server.create_repo("app").expect("repo");
+    repo.write("a.txt", "a\n").expect("write");
+    let sha = repo.commit_and_push("c1").expect("commit");
+    let url = server.url("app");
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_pem().expect("ca")).expect("write");
+    let ca_opt = format!("http.sslCAInfo={}", ca.display());
+
+    let refs = git(Path::new("/"), &["-c", &ca_opt, "ls-remote", &url]).expect("trusted CA");
+    assert!(refs.contains(&format!("{sha}\trefs/heads/main")), "{refs}");
+    let err = git(Path::new("/"), &["ls-remote", &url]).expect_err("system roots");
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    let mtls = GitServer::start_https(HttpsOptions {
+        require_client_cert: true,
+        auth: None,
+    })
+    .expect("https server");
+    let repo = mtls.create_repo("app").expect("repo");
+    repo.write("a.txt", "a\n").expect("write");
+    let sha = repo.commit_and_push("c1").expect("commit");
+    let url = mtls.url("app");
+    let ca = dir.path().join("mtls-ca.pem");
+    std::fs::write(&ca, mtls.ca_pem().expect("ca")).expect("write");
+    let ca_opt = format!("http.sslCAInfo={}", ca.display());
+    git(Path::new("/"), &["-c", &ca_opt, "ls-remote", &url]).expect_err("no client cert");
+    assert!(!mtls.tls_failures().is_empty());
+    let client = mtls.client_cert().expect("client cert");
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("c.key"));
+    std::fs::write(&cert, &client.cert).expect("write");
+    std::fs::write(&key, &client.key).expect("write");
+    let refs = git(
+        Path::new("/"),
+        &[
+            "-c",
+            &ca_opt,
+            "-c",
+            &format!("http.sslCert={}", cert.display()),
+            "-c",
+            &format!("http.sslKey={}", key.display()),
+            "ls-remote",
+            &url,
+        ],
+    )
+    .expect("client certificate");
+    assert!(refs.contains(&format!("{sha}\trefs/heads/main")), "{refs}");
+}

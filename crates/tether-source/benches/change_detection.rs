@@ -2,7 +2,7 @@
 //! cycle over many repositories served by `git http-backend`, with `git ls-remote` over the same
 //! repositories as the reference.
 //!
-//! `cargo bench -p tether-source --bench change_detection` (BENCH_REPOS=100 by default; prints
+//! `cargo bench -p tether-source --bench change_detection` (BENCH_REPOS=1000 by default; prints
 //! min / median / p90).
 
 use std::collections::BTreeMap;
@@ -83,20 +83,21 @@ fn main() {
     let n: usize = std::env::var("BENCH_REPOS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(1000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
 
-    // Webhook latency with 10 apps per repository (n × 10 apps to match).
-    let web_urls: Vec<String> = (0..n)
+    // Webhook latency with 10 apps per repository (1,000 apps to match).
+    let web_n = 100;
+    let web_urls: Vec<String> = (0..web_n)
         .map(|i| format!("https://git.example.com/org/repo-{i}"))
         .collect();
     let all_apps = Arc::new(apps(&web_urls, 10));
     let push = Push {
-        repo_urls: vec![web_urls[n / 2].clone()],
+        repo_urls: vec![web_urls[web_n / 2].clone()],
         revision: "main".into(),
         touched_head: true,
         changed_files: vec!["apps/3/deploy.yaml".into()],
@@ -136,7 +137,7 @@ fn main() {
         let client = reqwest::Client::new();
         let mut out = Vec::new();
         for i in 0..300 {
-            let body = github_push(&web_urls[i % n], i);
+            let body = github_push(&web_urls[i % web_n], i);
             let sig = sign("bench-secret", &body);
             let t = Instant::now();
             let status = client
@@ -166,16 +167,26 @@ fn main() {
         latencies,
     );
 
-    // Polling n repositories on a loopback `git http-backend`.
+    // Polling n repositories on a loopback `git http-backend`. Eight repositories get working
+    // copies to push from; the others are copies of one bare repository (fast to set up).
     let server = GitServer::start().expect("server");
+    let pushers = 8.min(n);
     let mut repos = Vec::new();
-    for i in 0..n {
+    for i in 0..pushers {
         let repo = server.create_repo(&format!("repo-{i}")).expect("repo");
         repo.write("apps/a/cm.yaml", "a: 1\n").expect("write");
         repo.commit_and_push("c1").expect("push");
         repos.push(repo);
     }
+    for i in pushers..n {
+        copy_dir(
+            repos[0].bare_dir(),
+            &server.root().join(format!("repo-{i}.git")),
+        );
+    }
     let urls: Vec<String> = (0..n).map(|i| server.url(&format!("repo-{i}"))).collect();
+    println!("(load average before polling: {})", load_average());
+    let mut pushes = 0usize;
     for concurrency in [4, 16] {
         let dir = tempfile::tempdir().expect("tmp");
         let cache = Arc::new(RepoCache::new(dir.path()).expect("cache"));
@@ -192,30 +203,88 @@ fn main() {
         }
         rt.block_on(poller.poll_all()); // baseline
         let mut cycles = Vec::new();
-        for _ in 0..8 {
+        let (mut client_cpu, mut server_cpu, mut requests) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            server.clear_requests();
+            let before = cpu_times();
             let t = Instant::now();
             let events = rt.block_on(poller.poll_all());
             cycles.push(t.elapsed());
+            let after = cpu_times();
+            client_cpu.push(after.0 - before.0);
+            server_cpu.push(after.1 - before.1);
+            requests.push(server.requests().len());
             assert!(events.is_empty());
         }
         stats(
-            &format!("poll cycle, {n} repos unchanged, concurrency {concurrency}"),
+            &format!("poll round, {n} repos unchanged, concurrency {concurrency} (wall)"),
             cycles,
         );
+        stats(
+            &format!("  CPU of the poller (client) per round, concurrency {concurrency}"),
+            client_cpu,
+        );
+        stats(
+            &format!("  CPU of git http-backend (server) per round, concurrency {concurrency}"),
+            server_cpu,
+        );
+        println!(
+            "  HTTP requests per round: {:?} (load average {})",
+            requests,
+            load_average()
+        );
         if concurrency == 16 {
-            let mut notice = Vec::new();
-            for k in 0..8 {
-                let repo = &repos[(k * 7) % n];
-                repo.write("apps/a/cm.yaml", &format!("a: {}\n", k + 2))
-                    .expect("write");
-                repo.commit_and_push("next").expect("push");
-                let t = Instant::now();
-                let events = rt.block_on(poller.poll_all());
-                notice.push(t.elapsed());
-                assert_eq!(events.len(), 2, "HEAD and main moved");
+            // Continuous polling (interval 0): the poller's own floor for noticing a push on one
+            // of n repositories; with an interval I (Argo CD: 3 min + up to 1 min jitter) add
+            // up to I.
+            let poller = Arc::new(Poller::new(
+                Arc::new(RepoCache::new(dir.path().join("run")).expect("cache")),
+                PollerConfig {
+                    concurrency,
+                    interval: Duration::ZERO,
+                    jitter: Duration::ZERO,
+                    ..Default::default()
+                },
+            ));
+            for u in &urls {
+                poller.watch(WatchedRepo::new(u, ["HEAD", "main"]));
             }
+            rt.block_on(poller.poll_all()); // baseline
+            let round = rt.block_on(async {
+                let t = Instant::now();
+                poller.poll_all().await;
+                t.elapsed()
+            });
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            let running = rt.spawn(poller.clone().run(tx));
+            let mut notice = Vec::new();
+            for k in 0..6 {
+                // Push at a different point of the round each time.
+                std::thread::sleep(round.mul_f64((k as f64 * 0.37) % 1.0));
+                let repo = &repos[(k * 3) % pushers];
+                pushes += 1;
+                repo.write("apps/a/cm.yaml", &format!("a: {}\n", pushes + 1))
+                    .expect("write");
+                let sha = repo.commit_and_push("next").expect("push");
+                let t = Instant::now();
+                let event = rt.block_on(async {
+                    loop {
+                        let e = rx.recv().await.expect("poller runs");
+                        if e.new.as_deref() == Some(sha.as_str()) {
+                            return e;
+                        }
+                    }
+                });
+                notice.push(t.elapsed());
+                assert!(
+                    event
+                        .url
+                        .ends_with(&format!("repo-{}.git", (k * 3) % pushers))
+                );
+            }
+            running.abort();
             stats(
-                &format!("poll cycle noticing + fetching 1 new commit in {n} repos"),
+                &format!("push → ChangeEvent (ls-refs + fetch), {n} repos polled continuously"),
                 notice,
             );
         }
@@ -223,7 +292,9 @@ fn main() {
 
     // Reference: `git ls-remote` over the same repositories, 16 at a time.
     let mut reference = Vec::new();
-    for _ in 0..5 {
+    let mut reference_cpu = Vec::new();
+    for _ in 0..3 {
+        let before = cpu_times();
         let t = Instant::now();
         std::thread::scope(|s| {
             for chunk in urls.chunks(n.div_ceil(16)) {
@@ -239,9 +310,48 @@ fn main() {
             }
         });
         reference.push(t.elapsed());
+        let after = cpu_times();
+        reference_cpu.push(after.1 - before.1);
     }
     stats(
-        &format!("reference: git ls-remote × {n}, 16 in parallel"),
+        &format!("reference: git ls-remote × {n}, 16 in parallel (wall)"),
         reference,
     );
+    stats(
+        "  CPU of git ls-remote + git http-backend per round",
+        reference_cpu,
+    );
+    println!("(load average after: {})", load_average());
+}
+
+/// CPU time (user + system) of this process and of its reaped children (the server's
+/// `git http-backend` processes, and `git ls-remote`), from /proc/self/stat.
+fn cpu_times() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<u64> = after_comm
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // Fields 14–17 of stat(5) (utime, stime, cutime, cstime), counted from field 3 here.
+    let tick = |t: u64| Duration::from_millis(t * 10);
+    (tick(f[11] + f[12]), tick(f[13] + f[14]))
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
 }

@@ -191,15 +191,22 @@ impl Poller {
 
     /// Polls every repository now, due or not, and returns what moved.
     pub async fn poll_all(&self) -> Vec<ChangeEvent> {
-        self.poll(true).await
+        self.poll(true, None).await.unwrap_or_default()
     }
 
     /// Polls the repositories whose time has come and returns what moved.
     pub async fn poll_due(&self) -> Vec<ChangeEvent> {
-        self.poll(false).await
+        self.poll(false, None).await.unwrap_or_default()
     }
 
-    async fn poll(&self, all: bool) -> Vec<ChangeEvent> {
+    /// Polls (every repository, or the due ones); with `stream`, each repository's events are sent
+    /// as soon as its listing is done (not after the whole round) and not returned. `Err` when the
+    /// stream's receiver is gone.
+    async fn poll(
+        &self,
+        all: bool,
+        stream: Option<&mpsc::Sender<ChangeEvent>>,
+    ) -> Result<Vec<ChangeEvent>, ()> {
         let now = Instant::now();
         let batch: Vec<(String, WatchedRepo, Option<Snapshot>)> = {
             let mut repos = self.repos.lock().unwrap_or_else(|p| p.into_inner());
@@ -232,51 +239,66 @@ impl Poller {
             let Ok((key, watched, outcome)) = joined else {
                 continue;
             };
-            let mut repos = self.repos.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(state) = repos.get_mut(&key) else {
-                continue;
-            };
-            state.in_flight = false;
-            let now = Instant::now();
-            match outcome {
-                Ok((snapshot, moved)) => {
-                    state.failures = 0;
-                    state.due = now + self.config.interval + random_below(self.config.jitter);
-                    // A watch replaced meanwhile keeps its fresh (empty) baseline.
-                    if state.watched.revisions == watched.revisions {
-                        state.last = Some(snapshot);
-                        events.extend(moved);
-                    }
-                }
-                Err(message) => {
-                    state.failures = state.failures.saturating_add(1);
-                    let factor = 1u32 << state.failures.min(16);
-                    let wait = self
-                        .config
-                        .interval
-                        .saturating_mul(factor)
-                        .min(self.config.max_backoff);
-                    state.due = now + wait;
-                    tracing::warn!(
-                        repo = watched.source.url(),
-                        failures = state.failures,
-                        retry_in = ?wait,
-                        "polling failed: {message}"
-                    );
+            self.record(&key, &watched, outcome, &mut events);
+            if let Some(tx) = stream {
+                for e in events.drain(..) {
+                    tx.send(e).await.map_err(|_| ())?;
                 }
             }
         }
         events.sort_by(|a, b| (&a.repo, &a.revision).cmp(&(&b.repo, &b.revision)));
-        events
+        Ok(events)
     }
 
-    /// Polls due repositories until `events` is closed, sending what moved.
+    /// Records one repository's poll outcome; its events go to `events`.
+    fn record(
+        &self,
+        key: &str,
+        watched: &WatchedRepo,
+        outcome: PollOutcome,
+        events: &mut Vec<ChangeEvent>,
+    ) {
+        let mut repos = self.repos.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(state) = repos.get_mut(key) else {
+            return;
+        };
+        state.in_flight = false;
+        let now = Instant::now();
+        match outcome {
+            Ok((snapshot, moved)) => {
+                state.failures = 0;
+                state.due = now + self.config.interval + random_below(self.config.jitter);
+                // A watch replaced meanwhile keeps its fresh (empty) baseline.
+                if state.watched.revisions == watched.revisions {
+                    state.last = Some(snapshot);
+                    events.extend(moved);
+                }
+            }
+            Err(message) => {
+                state.failures = state.failures.saturating_add(1);
+                let factor = 1u32 << state.failures.min(16);
+                let wait = self
+                    .config
+                    .interval
+                    .saturating_mul(factor)
+                    .min(self.config.max_backoff);
+                state.due = now + wait;
+                tracing::warn!(
+                    repo = watched.source.url(),
+                    failures = state.failures,
+                    retry_in = ?wait,
+                    "polling failed: {message}"
+                );
+            }
+        }
+    }
+
+    /// Polls due repositories until `events` is closed, sending what moved as soon as each
+    /// repository's listing (and fetch) is done.
     pub async fn run(self: Arc<Self>, events: mpsc::Sender<ChangeEvent>) {
         loop {
-            for e in self.poll_due().await {
-                if events.send(e).await.is_err() {
-                    return;
-                }
+            if self.poll(false, Some(&events)).await.is_err() {
+                return;
             }
             if events.is_closed() {
                 return;
