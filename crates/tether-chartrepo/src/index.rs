@@ -161,7 +161,7 @@ impl IndexFile {
         })?;
         versions
             .iter()
-            .find(|cv| Version::parse(&cv.version).is_ok_and(|v| parsed.matches(&v)))
+            .find(|cv| Version::parse(&cv.version).is_ok_and(|v| parsed.check(&v)))
             .ok_or_else(|| IndexError::NoChartVersion {
                 name: name.to_owned(),
                 constraint: constraint.to_owned(),

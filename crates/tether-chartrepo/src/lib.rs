@@ -12,7 +12,7 @@
 //! `--pass-credentials`), and never appear in errors or logs: URLs are shown without user-info.
 
 pub mod index;
-pub mod semver;
+pub use tether_semver as semver;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -23,7 +23,7 @@ mod checkout;
 pub mod creds;
 mod error;
 pub mod revision;
-pub mod semver;
+pub use tether_semver as semver;
 mod transport;
 pub mod url;
 mod write;

@@ -10,7 +10,7 @@
 //!    symbolic refs (`HEAD`) resolve to their target; annotated tags are peeled to their commit;
 //! 5. a 7–39 hex-digit revision is taken as a truncated commit SHA, resolved in the fetched objects.
 
-use crate::semver::{Constraints, Version};
+use crate::semver::{Constraints, Edition, Version};
 
 /// One reference as the remote advertises it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,8 @@ pub fn max_semver_tag(revision: &str, refs: &[RemoteRef]) -> Option<String> {
         let Ok(v) = Version::parse(tag) else {
             continue;
         };
-        if constraint.matches(&v)
+        // Argo CD v3 links Masterminds/semver v3.4 (group-level prerelease rule).
+        if constraint.check_with(&v, Edition::V3_4)
             && best
                 .as_ref()
                 .is_none_or(|b| v.compare(b) == std::cmp::Ordering::Greater)
@@ -104,7 +105,7 @@ pub fn max_semver_tag(revision: &str, refs: &[RemoteRef]) -> Option<String> {
             best = Some(v);
         }
     }
-    best.map(|v| v.original)
+    best.map(|v| v.original().to_owned())
 }
 
 /// Resolves `revision` against `refs` (sorted by name, as the remote advertises them). Returns None

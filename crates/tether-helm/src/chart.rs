@@ -338,7 +338,7 @@ pub fn validate_metadata(md: &mut Metadata) -> Result<(), Error> {
     if md.version.is_empty() {
         return Err(v("chart.metadata.version is required".into()));
     }
-    if crate::semver::Version::parse(&md.version).is_none() {
+    if crate::semver::Version::parse(&md.version).is_err() {
         return Err(v(format!(
             "chart.metadata.version {:?} is invalid",
             md.version

@@ -1,23 +1,13 @@
-//! Masterminds/semver v3 as Helm uses it (chart versions, `kubeVersion`, dependency versions), on top
-//! of tether-gotmpl's implementation of Sprig's `semver`/`semverCompare`.
+//! Masterminds/semver v3 as Helm uses it (chart versions, `kubeVersion`), from tether-semver.
 
-use tether_gotmpl::funcs::semver as ms;
-
-/// A loosely parsed version (`1`, `1.2`, `v1.2.3-rc.1+meta`).
-pub struct Version(pub ms::Version);
-
-impl Version {
-    pub fn parse(v: &str) -> Option<Version> {
-        ms::parse_version(v).ok().map(Version)
-    }
-}
+pub use tether_semver::Version;
 
 /// Helm's `chartutil.IsCompatibleRange`: false when either side does not parse.
 pub fn is_compatible_range(constraint: &str, version: &str) -> bool {
-    let Ok(v) = ms::parse_version(version) else {
+    let Ok(v) = Version::parse(version) else {
         return false;
     };
-    ms::constraint_check(constraint, &v).unwrap_or(false)
+    tether_semver::Constraints::parse(constraint).is_ok_and(|c| c.check(&v))
 }
 
 #[cfg(test)]
