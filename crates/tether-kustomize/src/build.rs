@@ -7,21 +7,46 @@ use crate::fieldspec::TransformerConfig;
 use crate::fs::{FileSystem, LoadRestrictor, Loader, clean};
 use crate::generators::{self, GenKind};
 use crate::patches::{self, Loaded};
+use crate::remote::{self, RemoteLoader, RepoSpec};
 use crate::resource::{Behavior, Resource, parse_objects};
 use crate::types::{Kustomization, Replacement, ReplacementEntry, TransformerConfigDef, Var};
 use crate::{nameref, replacements, transformers, vars};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The names kustomize accepts for a kustomization file, in its order of preference.
 pub const KUSTOMIZATION_FILES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Build settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct BuildOptions {
     pub load_restrictor: LoadRestrictor,
     pub enable_helm: bool,
+    /// Fetches remote (git) resources and components; without one they are an error.
+    pub remote: Option<Arc<dyn RemoteLoader>>,
+}
+
+impl std::fmt::Debug for BuildOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("load_restrictor", &self.load_restrictor)
+            .field("enable_helm", &self.enable_helm)
+            .field("remote", &self.remote.is_some())
+            .finish()
+    }
+}
+
+/// The loader context of the kustomization being built: kustomize gives every kustomization
+/// read from a cloned repository the root-only restrictor and keeps its bases in the repo.
+#[derive(Debug, Clone)]
+struct Ctx {
+    restrictor: LoadRestrictor,
+    /// The canonical root of the repository the kustomization was cloned from.
+    repo: Option<PathBuf>,
+    /// The remote addresses that led here (cycle detection).
+    raws: Vec<String>,
 }
 
 /// The objects a build produced, in output order.
@@ -45,6 +70,11 @@ pub fn build_with(
         opts,
         stack: Vec::new(),
         top: dir.clone(),
+        ctx: Ctx {
+            restrictor: opts.load_restrictor,
+            repo: None,
+            raws: Vec::new(),
+        },
     };
     let (kust, kfile) = match overlay {
         Some(k) => (k, dir.join("kustomization.yaml")),
@@ -167,6 +197,7 @@ struct Builder<'a> {
     stack: Vec<PathBuf>,
     /// The top kustomization's directory: origins are relative to it.
     top: PathBuf,
+    ctx: Ctx,
 }
 
 /// `to` relative to the directory `from` (both clean paths).
@@ -183,15 +214,6 @@ fn relative(from: &Path, to: &Path) -> String {
     parts.join("/")
 }
 
-fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("git@")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
-        || entry.contains("?ref=")
-}
-
 fn push_unique(acc: &mut Acc, r: Resource, origin: &str) -> Result<()> {
     let id = r.cur_id();
     if acc.res.iter().any(|x| x.cur_id().matches(&id)) {
@@ -204,6 +226,92 @@ fn push_unique(acc: &mut Acc, r: Resource, origin: &str) -> Result<()> {
 }
 
 impl<'a> Builder<'a> {
+    /// Builds the kustomization in directory `p` and adds its objects to `acc`.
+    fn sub_kustomization(&mut self, p: &Path, entry: &str, acc: &mut Acc) -> Result<()> {
+        let (sub, spath) = load_kustomization(self.fs, p)?;
+        self.check_kind(&sub, &spath, false)?;
+        let sub_acc = self.target_with(p, &spath, sub, false)?;
+        for r in sub_acc.res {
+            push_unique(acc, r, entry)?;
+        }
+        acc.cfg.merge(&sub_acc.cfg);
+        merge_vars(&mut acc.vars, sub_acc.vars)
+    }
+
+    /// Fetches a remote kustomization: its directory and the repository's canonical root.
+    fn fetch_remote(&self, spec: &RepoSpec, kpath: &Path) -> Result<(PathBuf, PathBuf)> {
+        for prev in &self.ctx.raws {
+            if prev.starts_with(&spec.raw) {
+                return Err(Error::Remote {
+                    url: spec.raw.clone(),
+                    message: format!(
+                        "cycle detected: URI '{}' referenced by previous URI '{prev}'",
+                        spec.raw
+                    ),
+                });
+            }
+        }
+        let Some(loader) = &self.opts.remote else {
+            return Err(Error::Unsupported(format!(
+                "remote resource `{}` in `{}`: no git loader is configured for this build",
+                spec.raw,
+                kpath.display()
+            )));
+        };
+        let root = loader.fetch(spec).map_err(|message| Error::Remote {
+            url: spec.raw.clone(),
+            message,
+        })?;
+        let dir = clean(&root.join(&spec.kust_root_path));
+        let remote_err = |message: String| Error::Remote {
+            url: spec.raw.clone(),
+            message,
+        };
+        if !self.fs.is_dir(&dir) {
+            return Err(remote_err(if self.fs.is_file(&dir) {
+                format!(
+                    "'{}' refers to file '{}'; expecting directory",
+                    spec.kust_root_path, spec.kust_root_path
+                )
+            } else {
+                format!(
+                    "path `{}` does not exist in the repository",
+                    spec.kust_root_path
+                )
+            }));
+        }
+        let canon_root = self.fs.canonical(&root);
+        if !self.fs.canonical(&dir).starts_with(&canon_root) {
+            return Err(remote_err(format!(
+                "{:?} refers to directory outside of repo",
+                spec.kust_root_path
+            )));
+        }
+        Ok((dir, canon_root))
+    }
+
+    /// Switches to a cloned repository's context; returns the previous one.
+    fn enter_repo(&mut self, repo_root: PathBuf, spec: &RepoSpec) -> Ctx {
+        let saved = self.ctx.clone();
+        self.ctx.restrictor = LoadRestrictor::RootOnly;
+        self.ctx.repo = Some(repo_root);
+        self.ctx.raws.push(spec.raw.clone());
+        saved
+    }
+
+    /// kustomize's git containment rule: bases of a cloned kustomization stay in the repo.
+    fn check_in_repo(&self, p: &Path) -> Result<()> {
+        if let Some(repo) = &self.ctx.repo
+            && !self.fs.canonical(p).starts_with(repo)
+        {
+            return Err(Error::OutsideRepo {
+                base: p.to_path_buf(),
+                repo: repo.clone(),
+            });
+        }
+        Ok(())
+    }
+
     fn enter(&mut self, dir: &Path) -> Result<()> {
         let canon = self.fs.canonical(dir);
         for visited in &self.stack {
@@ -278,26 +386,26 @@ impl<'a> Builder<'a> {
         let ldr: Loader<'a> = Loader {
             fs: self.fs,
             root: dir.to_path_buf(),
-            restrictor: self.opts.load_restrictor,
+            restrictor: self.ctx.restrictor,
         };
 
         for entry in &kust.resources {
-            if is_remote(entry) {
-                return Err(Error::Unsupported(format!(
-                    "remote resource `{entry}` in `{}`: remote bases are not supported yet (Tether's git layer will fetch them)",
-                    kpath.display()
-                )));
+            if let Some(spec) = remote::parse(entry) {
+                let spec = spec.map_err(|message| Error::InvalidKustomization {
+                    path: kpath.clone(),
+                    message,
+                })?;
+                let (p, repo_root) = self.fetch_remote(&spec, &kpath)?;
+                let saved = self.enter_repo(repo_root, &spec);
+                let r = self.sub_kustomization(&p, entry, acc);
+                self.ctx = saved;
+                r?;
+                continue;
             }
             let p = clean(&dir.join(entry));
             if self.fs.is_dir(&p) {
-                let (sub, spath) = load_kustomization(self.fs, &p)?;
-                self.check_kind(&sub, &spath, false)?;
-                let sub_acc = self.target_with(&p, &spath, sub, false)?;
-                for r in sub_acc.res {
-                    push_unique(acc, r, entry)?;
-                }
-                acc.cfg.merge(&sub_acc.cfg);
-                merge_vars(&mut acc.vars, sub_acc.vars)?;
+                self.check_in_repo(&p)?;
+                self.sub_kustomization(&p, entry, acc)?;
             } else if self.fs.is_file(&p) || ldr.resolve(entry).is_err() {
                 let (full, text) = ldr.read_string(entry)?;
                 let origin = format!("path: {}\n", relative(&self.top, &full));
@@ -384,24 +492,35 @@ impl<'a> Builder<'a> {
         // kustomize v5.5 runs the parent's generators before its components (observed: a
         // component can merge into a generated ConfigMap of its parent).
         for entry in &kust.components {
-            if is_remote(entry) {
-                return Err(Error::Unsupported(format!(
-                    "remote component `{entry}` is not supported yet"
-                )));
-            }
-            let p = clean(&dir.join(entry));
-            if !self.fs.is_dir(&p) {
-                return Err(Error::InvalidKustomization {
+            let saved = self.ctx.clone();
+            let p = if let Some(spec) = remote::parse(entry) {
+                let spec = spec.map_err(|message| Error::InvalidKustomization {
                     path: kpath.clone(),
-                    message: format!(
-                        "component `{entry}` must be a directory holding a kustomization"
-                    ),
-                });
-            }
-            let (sub, spath) = load_kustomization(self.fs, &p)?;
-            self.enter(&p)?;
-            let r = self.accumulate(&p, &spath, &sub, acc, true);
-            self.stack.pop();
+                    message,
+                })?;
+                let (p, repo_root) = self.fetch_remote(&spec, &kpath)?;
+                self.enter_repo(repo_root, &spec);
+                p
+            } else {
+                let p = clean(&dir.join(entry));
+                if !self.fs.is_dir(&p) {
+                    return Err(Error::InvalidKustomization {
+                        path: kpath.clone(),
+                        message: format!(
+                            "component `{entry}` must be a directory holding a kustomization"
+                        ),
+                    });
+                }
+                self.check_in_repo(&p)?;
+                p
+            };
+            let r = load_kustomization(self.fs, &p).and_then(|(sub, spath)| {
+                self.enter(&p)?;
+                let r = self.accumulate(&p, &spath, &sub, acc, true);
+                self.stack.pop();
+                r
+            });
+            self.ctx = saved;
             r?;
         }
 

@@ -37,6 +37,16 @@ pub enum Error {
     /// A resource file is not valid YAML or holds something other than Kubernetes objects.
     #[error("invalid resource in `{path}`: {message}")]
     InvalidResource { path: PathBuf, message: String },
+    /// A remote (git) resource could not be fetched or used.
+    #[error("remote `{url}`: {message}")]
+    Remote { url: String, message: String },
+    /// A base of a kustomization read from a cloned repository leaves that repository.
+    #[error(
+        "security; bases in kustomizations found in cloned git repos must be within the repo, but base `{}` is outside `{}`",
+        base.display(),
+        repo.display()
+    )]
+    OutsideRepo { base: PathBuf, repo: PathBuf },
     /// A feature Tether does not provide (yet).
     #[error("{0}")]
     Unsupported(String),

@@ -19,6 +19,7 @@ pub mod generators;
 pub mod helm;
 pub mod nameref;
 pub mod patches;
+pub mod remote;
 pub mod replacements;
 pub mod resid;
 pub mod resource;
@@ -35,6 +36,7 @@ pub use build::{
 };
 pub use error::{Error, Result};
 pub use fs::{FileSystem, LoadRestrictor, RealFs};
+pub use remote::{RemoteLoader, RepoSpec};
 
 use serde_json::{Map, Value};
 

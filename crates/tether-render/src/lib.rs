@@ -5,10 +5,12 @@
 pub mod detect;
 pub mod directory;
 pub mod jsonnet;
+pub mod remote;
 
 pub use detect::{SourceType, detect};
 pub use directory::{DirectorySettings, render_directory};
 pub use jsonnet::{JsonnetSettings, JsonnetVar};
+pub use remote::GitRemoteLoader;
 
 use std::path::PathBuf;
 

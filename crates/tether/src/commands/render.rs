@@ -76,7 +76,7 @@ pub struct KustomizeArgs {
     /// Which files kustomizations may read.
     #[arg(long, value_enum, default_value_t = LoadRestrictorArg::RootOnly)]
     pub load_restrictor: LoadRestrictorArg,
-    /// Allow `helmCharts` (rendering them is not available yet).
+    /// Render `helmCharts` with Tether's Helm engine (charts vendored under `chartHome`).
     #[arg(long)]
     pub enable_helm: bool,
 }
@@ -156,6 +156,13 @@ fn render_kustomize(a: &KustomizeArgs) -> anyhow::Result<tether_kustomize::Objec
             LoadRestrictorArg::None => tether_kustomize::LoadRestrictor::None,
         },
         enable_helm: a.enable_helm,
+        // Remote (git) resources and components go through Tether's repository cache, the one
+        // `tether render --repo` uses.
+        remote: Some(std::sync::Arc::new(tether_render::GitRemoteLoader::at(
+            std::env::var_os("TETHER_GIT_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(super::render_repo::default_cache_dir),
+        ))),
     };
     let dir = std::fs::canonicalize(&a.dir).with_context(|| format!("`{}`", a.dir.display()))?;
     Ok(tether_kustomize::build(
