@@ -152,18 +152,30 @@ pub fn parse_kustomization(text: &str, path: &Path) -> Result<Kustomization> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let v = if v.is_null() {
+    let mut v = if v.is_null() {
         Value::Object(Map::new())
     } else {
         v
     };
+    // YAML 1.1, as kustomize reads kustomization files: unquoted yes/no/on/off are booleans.
+    let bools = crate::yaml11::find_bools(text);
+    crate::yaml11::apply(&mut v, &bools);
     let mut k: Kustomization = serde_path_to_error::deserialize(v).map_err(|e| {
         let field = e.path().to_string();
-        let message = if field == "." {
+        let mut message = if field == "." {
             e.inner().to_string()
         } else {
             format!("field `{field}`: {}", e.inner())
         };
+        if let Some(b) = bools.iter().find(|b| {
+            let p = crate::yaml11::display_path(&b.path);
+            p == field || p.starts_with(&format!("{field}.")) || p.starts_with(&format!("{field}["))
+        }) {
+            message.push_str(&format!(
+                " (line {}: unquoted `{}` is a boolean in YAML 1.1, as kustomize reads it; quote it to make it a string)",
+                b.line, b.word
+            ));
+        }
         Error::InvalidKustomization {
             path: path.to_path_buf(),
             message,

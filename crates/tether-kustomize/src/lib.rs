@@ -30,6 +30,7 @@ pub mod transformers;
 pub mod types;
 pub mod vars;
 pub mod yaml;
+pub mod yaml11;
 
 pub use build::{
     BuildOptions, Objects, build, build_with, load_kustomization, parse_kustomization,
