@@ -75,7 +75,10 @@ impl Recv {
 
     /// True when the next node is a mapping key.
     fn at_key(&self) -> bool {
-        matches!(self.stack.last(), Some((Frame::Map { at_key: true, .. }, _)))
+        matches!(
+            self.stack.last(),
+            Some((Frame::Map { at_key: true, .. }, _))
+        )
     }
 
     fn start_collection(&mut self, f: Frame) {
