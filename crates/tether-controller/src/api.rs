@@ -150,7 +150,7 @@ async fn sync(
     body: Option<Json<SyncOperation>>,
 ) -> Response {
     let op = body.map(|Json(b)| b).unwrap_or_default();
-    match api.controller.request_sync(&name, op, "admin") {
+    match api.controller.request_sync(&name, op, "admin").await {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response(),
         Err(e) => e.into_response(),
     }
@@ -174,6 +174,7 @@ async fn rollback(
     match api
         .controller
         .rollback(&name, b.id, b.prune, b.dry_run, "admin")
+        .await
     {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response(),
         Err(e) => e.into_response(),

@@ -7,9 +7,13 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::Value;
 use tether_model::Application;
-use tether_model::application::{HealthStatusCode, ResourceResult, ResourceStatus, SyncStatusCode};
+use tether_model::application::{
+    HealthStatusCode, Operation, ResourceResult, ResourceStatus, SyncStatusCode,
+};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+
+use crate::store::AuditEntry;
 
 /// The manifests of an Application at one revision.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -100,6 +104,42 @@ pub trait Cluster: Send + Sync + 'static {
     async fn delete_resources(&self, app: &Application, background: bool) -> Result<usize, String>;
     /// Names (tracking instance names) of apps whose live objects changed.
     fn events(&self) -> broadcast::Receiver<String>;
+    /// How many live objects the app still tracks (a cascaded deletion is done at 0).
+    fn remaining(&self, _app: &Application) -> usize {
+        0
+    }
+}
+
+/// Where the controller keeps what it learns about each app: the embedded store (file mode,
+/// [`crate::store::Store`]) or the Application resources themselves (cluster mode,
+/// [`crate::kube_apps::KubeApps`]).
+#[async_trait]
+pub trait AppWriter: Send + Sync + 'static {
+    /// Status and pending operation saved by an earlier run, for an app seen for the first time
+    /// (cluster mode: `None`, the resource carries its own).
+    fn restore(&self, name: &str) -> Option<Application>;
+    /// Records the app's status. May write in the background; one app's writes keep their order.
+    fn save(&self, app: &Application);
+    /// Writes the app's status and sets (or clears) `operation` as the app has it, as Argo CD's
+    /// controller and API server write it; returns once written.
+    async fn write_operation(&self, app: &Application) -> Result<(), String>;
+    /// The app's pending operation as stored now. The controller's copy may be stale (a watch
+    /// event from before the operation was cleared): cluster mode reads the resource.
+    async fn current_operation(&self, app: &Application) -> Result<Option<Operation>, String>;
+    /// Removes the `argocd.argoproj.io/refresh` annotation after a refresh; true when removed.
+    async fn refreshed(&self, app: &Application) -> bool;
+    /// Removes finalizers from the app (after a cascaded deletion).
+    async fn remove_finalizers(
+        &self,
+        app: &Application,
+        finalizers: &[String],
+    ) -> Result<(), String>;
+    /// Forgets an app that is no longer declared.
+    fn forget(&self, name: &str);
+    /// Appends to the audit log.
+    fn audit(&self, entry: AuditEntry);
+    /// The audit log, oldest first, optionally for one app, at most `limit` latest entries.
+    fn audit_log(&self, app: Option<&str>, limit: usize) -> Vec<AuditEntry>;
 }
 
 /// `group/kind/namespace/name` of an object (the key of [`SyncInput::modified`]).

@@ -22,10 +22,13 @@ use tether_model::{AppProject, Application};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Cluster, Comparison, Rendered, Renderer, SyncInput, object_key};
+use crate::backend::{AppWriter, Cluster, Comparison, Rendered, Renderer, SyncInput, object_key};
 use crate::project;
 use crate::queue::Queue;
-use crate::store::{AuditEntry, Store};
+use crate::store::AuditEntry;
+
+/// Argo CD's resources finalizer (also with `/background` or `/foreground`).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
 /// Condition types (Argo CD's `ApplicationCondition*`).
 pub mod condition {
@@ -104,7 +107,7 @@ struct Inner {
     settings: Settings,
     renderer: Arc<dyn Renderer>,
     cluster: Arc<dyn Cluster>,
-    store: Option<Arc<Store>>,
+    writer: Option<Arc<dyn AppWriter>>,
     state: Mutex<State>,
     queue: Queue,
     op_permits: Semaphore,
@@ -142,12 +145,13 @@ pub struct Declaration {
 }
 
 impl Controller {
-    /// A controller; nothing runs until [`Controller::start`].
+    /// A controller; nothing runs until [`Controller::start`]. `writer` keeps status and
+    /// operations: the embedded store (file mode) or the Application resources (cluster mode).
     pub fn new(
         settings: Settings,
         renderer: Arc<dyn Renderer>,
         cluster: Arc<dyn Cluster>,
-        store: Option<Arc<Store>>,
+        writer: Option<Arc<dyn AppWriter>>,
     ) -> Self {
         let permits = settings.operation_processors.max(1);
         Self {
@@ -155,7 +159,7 @@ impl Controller {
                 settings,
                 renderer,
                 cluster,
-                store,
+                writer,
                 state: Mutex::new(State::default()),
                 queue: Queue::default(),
                 op_permits: Semaphore::new(permits),
@@ -263,17 +267,17 @@ impl Controller {
     }
 
     /// Replaces the declared Applications and projects (file mode: the directory was read
-    /// again; cluster mode: the watch changed). Status of apps already known is kept; apps
-    /// restored from the store resume their operation.
+    /// again). Status of apps already known is kept; apps restored from the store resume their
+    /// operation.
     pub fn declare(&self, apps: Vec<Declaration>, projects: BTreeMap<String, AppProject>) {
+        let names: BTreeSet<String> = apps
+            .iter()
+            .filter_map(|d| d.app.metadata.name.clone())
+            .collect();
         let mut changed = Vec::new();
         {
             let mut st = self.lock();
             st.projects = projects;
-            let names: BTreeSet<String> = apps
-                .iter()
-                .filter_map(|d| d.app.metadata.name.clone())
-                .collect();
             for (name, e) in st.apps.iter_mut() {
                 if !names.contains(name) && !e.removed {
                     e.removed = true;
@@ -281,59 +285,108 @@ impl Controller {
                 }
             }
             for d in apps {
-                let Some(name) = d.app.metadata.name.clone() else {
-                    continue;
-                };
-                match st.apps.get_mut(&name) {
-                    Some(e) => {
-                        let same = e.app.spec == d.app.spec
-                            && e.app.metadata.annotations == d.app.metadata.annotations
-                            && e.invalid == d.invalid
-                            && !e.removed;
-                        e.app.metadata = d.app.metadata;
-                        e.app.spec = d.app.spec;
-                        if d.app.operation.is_some() {
-                            e.app.operation = d.app.operation;
-                        }
-                        e.invalid = d.invalid;
-                        e.origin = d.origin;
-                        e.removed = false;
-                        if !same {
-                            changed.push(name);
-                        }
-                    }
-                    None => {
-                        let mut app = d.app;
-                        // Restore status (and a pending operation) from the store.
-                        if let Some(saved) = self
-                            .inner
-                            .store
-                            .as_ref()
-                            .and_then(|s| s.get_app(&name).ok().flatten())
-                        {
-                            app.status = saved.status;
-                            if app.operation.is_none() {
-                                app.operation = saved.operation;
-                            }
-                        }
-                        st.apps.insert(
-                            name.clone(),
-                            Entry {
-                                app,
-                                invalid: d.invalid,
-                                origin: d.origin,
-                                ..Default::default()
-                            },
-                        );
-                        changed.push(name);
-                    }
-                }
+                changed.extend(self.upsert_locked(&mut st, d));
             }
         }
         for n in changed {
             self.inner.queue.add(&n);
         }
         self.notify();
+    }
+
+    /// Adds or updates one Application (cluster mode: a watch event).
+    pub fn upsert(&self, d: Declaration) {
+        let changed = {
+            let mut st = self.lock();
+            self.upsert_locked(&mut st, d)
+        };
+        if let Some(n) = changed {
+            self.inner.queue.add(&n);
+            self.notify();
+        }
+    }
+
+    /// Forgets one Application (cluster mode: deleted from the API server).
+    pub fn remove(&self, name: &str) {
+        let known = {
+            let mut st = self.lock();
+            st.apps
+                .get_mut(name)
+                .map(|e| !std::mem::replace(&mut e.removed, true))
+        };
+        if known == Some(true) {
+            self.inner.queue.add(name);
+        }
+    }
+
+    /// Replaces the AppProjects; apps are checked again when they changed.
+    pub fn set_projects(&self, projects: BTreeMap<String, AppProject>) {
+        let same = {
+            let mut st = self.lock();
+            let same = st.projects == projects;
+            st.projects = projects;
+            same
+        };
+        if !same {
+            self.refresh_all(false);
+        }
+    }
+
+    /// Records a declaration; the app's name when it needs processing.
+    fn upsert_locked(&self, st: &mut State, d: Declaration) -> Option<String> {
+        let name = d.app.metadata.name.clone()?;
+        match st.apps.get_mut(&name) {
+            Some(e) => {
+                let (old, new) = (&e.app.metadata, &d.app.metadata);
+                let same = e.app.spec == d.app.spec
+                    && old.annotations == new.annotations
+                    && old.deletion_timestamp == new.deletion_timestamp
+                    && old.finalizers == new.finalizers
+                    && e.invalid == d.invalid
+                    && !e.removed
+                    && (d.app.operation.is_none() || d.app.operation == e.app.operation);
+                // `operationState.phase: Terminating` (as Argo CD's API server writes it)
+                // stops the running operation.
+                let terminating = d
+                    .app
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.operation_state.as_ref())
+                    .is_some_and(|o| o.phase == "Terminating");
+                if terminating && let Some(c) = &e.op_cancel {
+                    c.cancel();
+                }
+                e.app.metadata = d.app.metadata;
+                e.app.spec = d.app.spec;
+                if d.app.operation.is_some() {
+                    e.app.operation = d.app.operation;
+                }
+                e.invalid = d.invalid;
+                e.origin = d.origin;
+                e.removed = false;
+                (!same).then_some(name)
+            }
+            None => {
+                let mut app = d.app;
+                // Restore status (and a pending operation) from the store.
+                if let Some(saved) = self.inner.writer.as_ref().and_then(|w| w.restore(&name)) {
+                    app.status = saved.status;
+                    if app.operation.is_none() {
+                        app.operation = saved.operation;
+                    }
+                }
+                st.apps.insert(
+                    name.clone(),
+                    Entry {
+                        app,
+                        invalid: d.invalid,
+                        origin: d.origin,
+                        ..Default::default()
+                    },
+                );
+                Some(name)
+            }
+        }
     }
 
     /// Asks for a refresh of every app.
@@ -415,32 +468,30 @@ impl Controller {
     /// The audit log.
     pub fn audit_log(&self, app: Option<&str>, limit: usize) -> Vec<AuditEntry> {
         self.inner
-            .store
+            .writer
             .as_ref()
-            .and_then(|s| s.audit_log(app, limit).ok())
+            .map(|w| w.audit_log(app, limit))
             .unwrap_or_default()
     }
 
     fn audit(&self, app: &str, reason: &str, by: &str, message: impl Into<String>) {
         let message = message.into();
         tracing::info!(app, reason, initiated_by = by, "{message}");
-        if let Some(store) = &self.inner.store
-            && let Err(e) = store.audit(AuditEntry {
+        if let Some(w) = &self.inner.writer {
+            w.audit(AuditEntry {
                 seq: 0,
                 time: now().0.to_string(),
                 app: app.to_owned(),
                 reason: reason.to_owned(),
                 initiated_by: by.to_owned(),
                 message,
-            })
-        {
-            tracing::warn!("audit log: {e}");
+            });
         }
     }
 
     /// Requests a sync operation (the CLI's `app sync`), as Argo CD's API server sets
-    /// `operation`.
-    pub fn request_sync(
+    /// `operation` (cluster mode: on the Application resource, before this returns).
+    pub async fn request_sync(
         &self,
         name: &str,
         sync: SyncOperation,
@@ -477,7 +528,12 @@ impl Controller {
                 retry,
             });
         }
-        self.save(name);
+        if let Err(e) = self.write_operation(name).await {
+            self.with_entry(name, |e| e.app.operation = None);
+            return Err(RequestError::Conflict(format!(
+                "writing the operation of {name:?}: {e}"
+            )));
+        }
         self.audit(name, "OperationRequested", username, "sync requested");
         self.inner.queue.add(name);
         self.notify();
@@ -485,7 +541,7 @@ impl Controller {
     }
 
     /// Rolls back to a history entry (refused while auto-sync is on, as in Argo CD).
-    pub fn rollback(
+    pub async fn rollback(
         &self,
         name: &str,
         id: i64,
@@ -528,7 +584,8 @@ impl Controller {
                 ..Default::default()
             },
             username,
-        )?;
+        )
+        .await?;
         self.audit(
             name,
             "Rollback",
@@ -571,8 +628,8 @@ impl Controller {
             0
         };
         self.lock().apps.remove(name);
-        if let Some(s) = &self.inner.store {
-            let _ = s.delete_app(name);
+        if let Some(w) = &self.inner.writer {
+            w.forget(name);
         }
         self.audit(
             name,
@@ -586,10 +643,17 @@ impl Controller {
 
     fn save(&self, name: &str) {
         let app = self.lock().apps.get(name).map(|e| e.app.clone());
-        if let (Some(app), Some(store)) = (app, &self.inner.store)
-            && let Err(e) = store.put_app(&app)
-        {
-            tracing::warn!(app = name, "saving status: {e}");
+        if let (Some(app), Some(w)) = (app, &self.inner.writer) {
+            w.save(&app);
+        }
+    }
+
+    /// Writes the app's status and `operation` now (see [`AppWriter::write_operation`]).
+    async fn write_operation(&self, name: &str) -> Result<(), String> {
+        let app = self.lock().apps.get(name).map(|e| e.app.clone());
+        match (app, &self.inner.writer) {
+            (Some(app), Some(w)) => w.write_operation(&app).await,
+            _ => Ok(()),
         }
     }
 
@@ -620,13 +684,30 @@ impl Controller {
         };
         if removed {
             self.lock().apps.remove(name);
-            if let Some(s) = &self.inner.store {
-                let _ = s.delete_app(name);
+            if let Some(w) = &self.inner.writer {
+                w.forget(name);
             }
             self.audit(name, "Removed", "", "application no longer declared");
             self.notify();
             return;
         }
+        if app.metadata.deletion_timestamp.is_some() {
+            self.finalize(name, &app).await;
+            return;
+        }
+        let annotation = |key: &str| {
+            app.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .cloned()
+        };
+        if annotation(tether_model::annotations::SKIP_RECONCILE).as_deref() == Some("true") {
+            tracing::debug!(app = name, "skipping: skip-reconcile annotation");
+            return;
+        }
+        let refresh = annotation(tether_model::annotations::REFRESH);
+        let hard = hard || refresh.as_deref() == Some("hard");
         let invalid = invalid.or_else(|| {
             self.project_of(&app)
                 .and_then(|p| project::check_app(&app, &p))
@@ -654,9 +735,89 @@ impl Controller {
             self.run_operation(name).await;
         }
         let ok = self.compare(name, hard).await;
-        if ok {
-            self.auto_sync(name);
+        if refresh.is_some() {
+            self.refreshed(name).await;
         }
+        if ok {
+            self.auto_sync(name).await;
+        }
+    }
+
+    /// Argo CD's refresh annotation is removed once the refresh is done.
+    async fn refreshed(&self, name: &str) {
+        let Some(app) = self.app(name) else { return };
+        let removed = match &self.inner.writer {
+            Some(w) => w.refreshed(&app).await,
+            None => false,
+        };
+        if removed {
+            self.with_entry(name, |e| {
+                if let Some(a) = e.app.metadata.annotations.as_mut() {
+                    a.remove(tether_model::annotations::REFRESH);
+                }
+            });
+        }
+    }
+
+    /// A deleted Application: with Argo CD's resources finalizer, its resources are deleted
+    /// (foreground, or background with the `/background` variant) and the finalizer is removed
+    /// once none is left; without it, nothing is deleted.
+    async fn finalize(&self, name: &str, app: &Application) {
+        let ours: Vec<String> = app
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .filter(|f| {
+                f.as_str() == RESOURCES_FINALIZER
+                    || f.strip_prefix(RESOURCES_FINALIZER)
+                        .is_some_and(|rest| rest == "/background" || rest == "/foreground")
+            })
+            .cloned()
+            .collect();
+        if ours.is_empty() {
+            return;
+        }
+        if let Some(c) = self.with_entry(name, |e| e.op_cancel.clone()).flatten() {
+            c.cancel();
+        }
+        let background = ours.iter().any(|f| f.ends_with("/background"));
+        let left = self.inner.cluster.remaining(app);
+        tracing::debug!(app = name, left, "deleted application: cascading");
+        if left == 0 {
+            let removed = match self.inner.writer.as_ref() {
+                Some(w) => w.remove_finalizers(app, &ours).await,
+                None => Ok(()),
+            };
+            match removed {
+                Ok(()) => self.audit(
+                    name,
+                    "ResourcesDeleted",
+                    "",
+                    "resources deleted; finalizer removed",
+                ),
+                Err(e) => {
+                    tracing::warn!(app = name, "removing the finalizer: {e}");
+                    self.retry_soon(name);
+                }
+            }
+            return;
+        }
+        match self.inner.cluster.delete_resources(app, background).await {
+            Ok(failed) if failed > 0 => {
+                tracing::warn!(app = name, "{failed} resources could not be deleted")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(app = name, "deleting resources: {e}"),
+        }
+        self.retry_soon(name);
+    }
+
+    /// Processes the app again in about a second.
+    fn retry_soon(&self, name: &str) {
+        self.with_entry(name, |e| {
+            e.next_refresh = Some(Instant::now() + Duration::from_secs(1));
+        });
     }
 
     fn set_status(&self, name: &str, f: impl FnOnce(&mut ApplicationStatus)) {
@@ -785,7 +946,16 @@ impl Controller {
                         message: None,
                         last_transition_time: Some(transition),
                     });
-                    s.resources = cmp.resources.iter().map(|r| r.status.clone()).collect();
+                    s.resources = cmp
+                        .resources
+                        .iter()
+                        .map(|r| {
+                            let mut st = r.status.clone();
+                            // Argo CD's `syncWave` is `omitempty`: wave 0 is not written.
+                            st.sync_wave = st.sync_wave.filter(|w| *w != 0);
+                            st
+                        })
+                        .collect();
                     s.summary = Some(ApplicationSummary {
                         external_urls: s
                             .summary
@@ -833,7 +1003,7 @@ impl Controller {
 
     /// Argo CD's `autoSync`: sets an automated operation when the app is OutOfSync and the
     /// rules allow it.
-    fn auto_sync(&self, name: &str) {
+    async fn auto_sync(&self, name: &str) {
         let Some(app) = self.app(name) else { return };
         let Some(auto) = app.spec.automated().cloned() else {
             return;
@@ -977,6 +1147,12 @@ impl Controller {
         };
         self.with_entry(name, |e| e.app.operation = Some(op));
         self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, None));
+        if let Err(e) = self.write_operation(name).await {
+            tracing::warn!(app = name, "writing the automated operation: {e}");
+            self.with_entry(name, |e| e.app.operation = None);
+            self.schedule(name, true);
+            return;
+        }
         self.audit(
             name,
             "AutoSync",
@@ -991,10 +1167,34 @@ impl Controller {
         let Ok(_permit) = self.inner.op_permits.acquire().await else {
             return;
         };
-        let Some(app) = self.app(name) else { return };
-        let Some(op) = app.operation.clone() else {
+        let Some(mut app) = self.app(name) else {
             return;
         };
+        if app.operation.is_none() {
+            return;
+        }
+        // The operation as written now: a watch event from before it was cleared must not run
+        // it again (Argo CD reads the Application afresh for the same reason).
+        let current = match &self.inner.writer {
+            Some(w) => w.current_operation(&app).await,
+            None => Ok(app.operation.clone()),
+        };
+        let op = match current {
+            Ok(Some(op)) => op,
+            Ok(None) => {
+                self.with_entry(name, |e| e.app.operation = None);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(app = name, "reading the operation: {e}");
+                self.schedule(name, true);
+                return;
+            }
+        };
+        if app.operation.as_ref() != Some(&op) {
+            self.with_entry(name, |e| e.app.operation = Some(op.clone()));
+            app.operation = Some(op.clone());
+        }
         let sync_op = op.sync.clone().unwrap_or_default();
         let by = op
             .initiated_by
@@ -1111,7 +1311,9 @@ impl Controller {
                     set_condition(s, condition::SYNC_ERROR, None);
                 }
             });
-            self.save(name);
+            if let Err(e) = self.write_operation(name).await {
+                tracing::warn!(app = name, "writing the operation's result: {e}");
+            }
             self.notify();
             self.audit(
                 name,
@@ -1506,6 +1708,7 @@ mod tests {
             SyncStatusCode::OutOfSync
         );
         m.request_sync("a", SyncOperation::default(), "admin")
+            .await
             .unwrap();
         let a = settle(&m, "a").await;
         assert_eq!(mcluster.syncs.load(Ordering::SeqCst), 1);
@@ -1516,9 +1719,9 @@ mod tests {
             Some("admin")
         );
         // Rollback is allowed for a manual app, refused with auto-sync.
-        assert!(m.rollback("a", 0, false, false, "admin").is_ok());
+        assert!(m.rollback("a", 0, false, false, "admin").await.is_ok());
         assert!(matches!(
-            c.rollback("a", 0, false, false, "admin"),
+            c.rollback("a", 0, false, false, "admin").await,
             Err(RequestError::Invalid(_))
         ));
         c.shutdown();

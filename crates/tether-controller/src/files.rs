@@ -75,6 +75,31 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Adds the documents of one file (`shown` names it in messages).
 pub fn load_text(text: &str, shown: &str, out: &mut Declared) {
+    load_documents(text, shown, &|number| format!("{shown}:{number}"), out);
+}
+
+/// Adds one Application or AppProject read from the API server (cluster mode), checked as a
+/// file's document is; `origin` (`namespace/name`) names it in messages.
+pub fn load_object(object: &serde_json::Value, origin: &str, out: &mut Declared) {
+    let mut object = object.clone();
+    if let Some(m) = object
+        .get_mut("metadata")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        m.remove("managedFields");
+    }
+    match serde_yaml::to_string(&object) {
+        Ok(text) => load_documents(&text, origin, &|_| origin.to_owned(), out),
+        Err(e) => out.errors.push(format!("{origin}: {e}")),
+    }
+}
+
+fn load_documents(
+    text: &str,
+    shown: &str,
+    origin_of: &dyn Fn(usize) -> String,
+    out: &mut Declared,
+) {
     let report = validate_yaml(text);
     let mut documents = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
@@ -98,7 +123,7 @@ pub fn load_text(text: &str, shown: &str, out: &mut Declared) {
             .and_then(|m| m.get("name"))
             .and_then(|n| n.as_str())
             .map(str::to_owned);
-        let origin = format!("{shown}:{number}");
+        let origin = origin_of(number);
         if kind != "Application" && kind != "AppProject" {
             out.errors.push(format!(
                 "{origin}: kind {kind:?} is not an Application or AppProject; ignored"

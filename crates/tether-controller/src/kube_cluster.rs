@@ -147,6 +147,11 @@ impl Cluster for KubeCluster {
     fn events(&self) -> broadcast::Receiver<String> {
         self.events.subscribe()
     }
+
+    fn remaining(&self, app: &Application) -> usize {
+        let target = CompareTarget::from_application(app, &self.control_namespace);
+        self.cache.app_objects(&target.app).len()
+    }
 }
 
 fn dyn_api(

@@ -3,6 +3,7 @@
 //! - [`files`]: file mode's declarations (a directory of Applications and AppProjects);
 //! - [`store`]: the embedded store (redb) of status, history and the audit log;
 //! - [`backend`]: the narrow interfaces the controller drives (rendering, the cluster);
+//! - [`kube_apps`]: cluster mode (Application/AppProject resources, status written back);
 //! - [`render`]: rendering Git sources (tether-git + tether-render + tether-kustomize);
 //! - [`project`]: AppProject checks;
 //! - [`controller`]: queue, workers, comparison into status, auto-sync, operations, history;
@@ -13,6 +14,7 @@ pub mod api;
 pub mod backend;
 pub mod controller;
 pub mod files;
+pub mod kube_apps;
 pub mod kube_cluster;
 pub mod project;
 pub mod queue;
@@ -20,6 +22,8 @@ pub mod render;
 pub mod run;
 pub mod store;
 
-pub use backend::{Cluster, Compared, Comparison, Rendered, Renderer, SyncInput, SyncOutcome};
+pub use backend::{
+    AppWriter, Cluster, Compared, Comparison, Rendered, Renderer, SyncInput, SyncOutcome,
+};
 pub use controller::{Controller, Declaration, RequestError, Settings};
 pub use store::{AuditEntry, Store};

@@ -13,8 +13,10 @@ use tether_git::{RepoCache, Source};
 use tether_source::poller::{Poller, PollerConfig, WatchedRepo};
 use tokio::sync::mpsc;
 
+use crate::backend::AppWriter;
 use crate::controller::{Controller, Declaration, Settings};
 use crate::files::{Declared, load_dir};
+use crate::kube_apps::KubeApps;
 use crate::kube_cluster::KubeCluster;
 use crate::render::GitRenderer;
 use crate::store::Store;
@@ -26,6 +28,9 @@ pub enum AppsFrom {
     Dir(PathBuf),
     /// A path in a Git repository (its default branch).
     Repo { url: String, path: String },
+    /// Cluster mode: Application and AppProject resources in the control namespace; status
+    /// written to the resources.
+    Cluster,
 }
 
 /// `tether run`'s options.
@@ -90,6 +95,7 @@ fn load(apps: &AppsFrom, cache: &RepoCache) -> Result<Declared, String> {
             let dir = checkout.resolve(path).map_err(|e| e.to_string())?;
             Ok(load_dir(&dir))
         }
+        AppsFrom::Cluster => Err("cluster mode has no declaration files".into()),
     }
 }
 
@@ -101,17 +107,22 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let cache = Arc::new(RepoCache::new(opts.data_dir.join("git"))?);
     let client = client(opts.kubeconfig.as_ref()).await?;
     let cluster = KubeCluster::start(
-        client,
+        client.clone(),
         &opts.settings.control_namespace,
         Duration::from_secs(60),
     )
     .await
     .map_err(|e| anyhow::anyhow!("cluster: {e}"))?;
+    let namespace = opts.settings.control_namespace.clone();
+    let writer: Arc<dyn AppWriter> = match opts.apps {
+        AppsFrom::Cluster => Arc::new(KubeApps::new(client.clone(), &namespace, Some(store)).await),
+        _ => store,
+    };
     let controller = Controller::new(
         opts.settings.clone(),
         Arc::new(GitRenderer::new(cache.clone())),
         cluster,
-        Some(store),
+        Some(writer),
     );
     let workers = controller.start();
     let ready = Arc::new(AtomicBool::new(false));
@@ -162,55 +173,33 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         }
     });
 
-    // Declarations: load now, then re-read.
-    let c = controller.clone();
-    let apps_from = opts.apps.clone();
-    let reload = opts.reload;
-    let ready_flag = ready.clone();
-    let load_cache = cache.clone();
-    let poll = poller.clone();
-    tokio::spawn(async move {
-        let mut last: Option<Declared> = None;
-        let mut watched: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        loop {
-            let from = apps_from.clone();
-            let cache = load_cache.clone();
-            let loaded = tokio::task::spawn_blocking(move || load(&from, &cache)).await;
-            match loaded {
-                Ok(Ok(d)) => {
-                    if last.as_ref() != Some(&d) {
-                        // Watch each repository for the revisions its apps follow.
-                        let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
-                        for a in d.apps.values() {
-                            for s in a.app.spec.effective_sources() {
-                                want.entry(s.repo_url.clone()).or_default().push(
-                                    s.target_revision.clone().unwrap_or_else(|| "HEAD".into()),
-                                );
-                            }
-                        }
-                        for (url, revs) in &want {
-                            if watched.get(url) != Some(revs) {
-                                poll.watch(WatchedRepo::new(url, revs.clone()));
-                            }
-                        }
-                        for url in watched.keys() {
-                            if !want.contains_key(url) {
-                                poll.unwatch(url);
-                            }
-                        }
-                        watched = want;
-                        let (apps, projects) = declarations(d.clone());
-                        c.declare(apps, projects);
-                        last = Some(d);
-                    }
-                    ready_flag.store(true, Ordering::SeqCst);
-                }
-                Ok(Err(e)) => tracing::warn!("loading Applications: {e}"),
-                Err(e) => tracing::warn!("loading Applications: {e}"),
+    if let AppsFrom::Cluster = opts.apps {
+        // Cluster mode: the watches feed the controller; the poller follows the apps' repos.
+        tokio::spawn(crate::kube_apps::feed(
+            controller.clone(),
+            client.clone(),
+            namespace.clone(),
+            ready.clone(),
+        ));
+        let c = controller.clone();
+        let poll = poller.clone();
+        tokio::spawn(async move {
+            let mut watched = BTreeMap::new();
+            loop {
+                let apps = c.apps();
+                watch_repos(&poll, &mut watched, apps.iter());
+                tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            tokio::time::sleep(reload).await;
-        }
-    });
+        });
+    } else {
+        spawn_file_declarations(
+            &opts,
+            controller.clone(),
+            cache.clone(),
+            poller.clone(),
+            ready.clone(),
+        );
+    }
 
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -223,6 +212,68 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     controller.shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(workers)).await;
     Ok(())
+}
+
+/// Points the poller at every repository (and revision) the apps follow.
+fn watch_repos<'a>(
+    poll: &Poller,
+    watched: &mut BTreeMap<String, Vec<String>>,
+    apps: impl Iterator<Item = &'a tether_model::Application>,
+) {
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in apps {
+        for s in a.spec.effective_sources() {
+            want.entry(s.repo_url.clone())
+                .or_default()
+                .push(s.target_revision.clone().unwrap_or_else(|| "HEAD".into()));
+        }
+    }
+    for (url, revs) in &want {
+        if watched.get(url) != Some(revs) {
+            poll.watch(WatchedRepo::new(url, revs.clone()));
+        }
+    }
+    for url in watched.keys() {
+        if !want.contains_key(url) {
+            poll.unwatch(url);
+        }
+    }
+    *watched = want;
+}
+
+/// File mode: load the declarations now, then re-read them every `reload`.
+fn spawn_file_declarations(
+    opts: &RunOptions,
+    c: Controller,
+    load_cache: Arc<RepoCache>,
+    poll: Arc<Poller>,
+    ready_flag: Arc<AtomicBool>,
+) {
+    let apps_from = opts.apps.clone();
+    let reload = opts.reload;
+    tokio::spawn(async move {
+        let mut last: Option<Declared> = None;
+        let mut watched: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        loop {
+            let from = apps_from.clone();
+            let cache = load_cache.clone();
+            let loaded = tokio::task::spawn_blocking(move || load(&from, &cache)).await;
+            match loaded {
+                Ok(Ok(d)) => {
+                    if last.as_ref() != Some(&d) {
+                        watch_repos(&poll, &mut watched, d.apps.values().map(|a| &a.app));
+                        let (apps, projects) = declarations(d.clone());
+                        c.declare(apps, projects);
+                        last = Some(d);
+                    }
+                    ready_flag.store(true, Ordering::SeqCst);
+                }
+                Ok(Err(e)) => tracing::warn!("loading Applications: {e}"),
+                Err(e) => tracing::warn!("loading Applications: {e}"),
+            }
+            tokio::time::sleep(reload).await;
+        }
+    });
 }
 
 async fn shutdown_signal() {

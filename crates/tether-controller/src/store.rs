@@ -12,6 +12,7 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 use tether_model::Application;
+use tether_model::application::Operation;
 
 const APPS: TableDefinition<&str, &str> = TableDefinition::new("applications");
 const AUDIT: TableDefinition<u64, &str> = TableDefinition::new("audit");
@@ -199,6 +200,43 @@ impl Store {
         })?;
         out.reverse();
         Ok(out)
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::backend::AppWriter for Store {
+    fn restore(&self, name: &str) -> Option<Application> {
+        self.get_app(name).ok().flatten()
+    }
+    fn save(&self, app: &Application) {
+        if let Err(e) = self.put_app(app) {
+            tracing::warn!(app = app.metadata.name.as_deref(), "saving status: {e}");
+        }
+    }
+    async fn write_operation(&self, app: &Application) -> Result<(), String> {
+        self.put_app(app).map_err(|e| e.to_string())
+    }
+    async fn current_operation(&self, app: &Application) -> Result<Option<Operation>, String> {
+        Ok(app.operation.clone())
+    }
+    async fn refreshed(&self, _: &Application) -> bool {
+        false
+    }
+    async fn remove_finalizers(&self, _: &Application, _: &[String]) -> Result<(), String> {
+        Ok(())
+    }
+    fn forget(&self, name: &str) {
+        if let Err(e) = self.delete_app(name) {
+            tracing::warn!(app = name, "removing from the store: {e}");
+        }
+    }
+    fn audit(&self, entry: AuditEntry) {
+        if let Err(e) = Store::audit(self, entry) {
+            tracing::warn!("audit log: {e}");
+        }
+    }
+    fn audit_log(&self, app: Option<&str>, limit: usize) -> Vec<AuditEntry> {
+        Store::audit_log(self, app, limit).unwrap_or_default()
     }
 }
 

@@ -1,13 +1,17 @@
 //! `tether run`: the GitOps controller in one process.
 //!
 //! ```text
-//! tether run --apps DIR [--listen 127.0.0.1:8080] [--app-resync 120s] [--kubeconfig P]
+//! tether run [--namespace argocd] [--listen 127.0.0.1:8080] [--app-resync 120s] [--kubeconfig P]
+//! tether run --apps DIR
 //! tether run --apps-repo URL --apps-path P
 //! ```
 //!
-//! File mode (`--apps`, `--apps-repo`): Applications and AppProjects are read from YAML files;
-//! status, history and the audit log go to `<data-dir>/tether.redb`. The CLI (`tether app …`)
-//! talks to the HTTP API on `--listen`. Cluster mode (no `--apps*` flag) is not available yet.
+//! Cluster mode (no `--apps*` flag): Application and AppProject resources (`argoproj.io/v1alpha1`,
+//! CRDs from `tether crds`) in `--namespace`; status, `operation`, the refresh annotation and the
+//! resources finalizer are handled on the resources as Argo CD does. File mode (`--apps`,
+//! `--apps-repo`): Applications and AppProjects are read from YAML files; status, history and
+//! the audit log go to `<data-dir>/tether.redb`. In both modes the CLI (`tether app …`) talks to
+//! the HTTP API on `--listen`; the audit log is kept in `<data-dir>/tether.redb`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,9 +80,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             url: url.clone(),
             path: path.clone(),
         },
-        _ => bail!(
-            "cluster mode (Application resources) is not available yet\nhint: give `--apps DIR` or `--apps-repo URL --apps-path P`"
-        ),
+        (None, None, None) => AppsFrom::Cluster,
+        _ => bail!("`--apps-repo` and `--apps-path` go together"),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

@@ -1,0 +1,687 @@
+//! End to end, cluster mode: `tether run` (no `--apps*` flag) against the testenv API server and
+//! the loopback Git server. Applications and AppProjects are resources in the test's namespace
+//! (the control namespace), created as `kubectl apply` / `kubectl patch` would; assertions read
+//! the resources' `.status` as Argo CD shapes it. Every wait is a poll with a deadline.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+use tether_gitserver::{GitServer, Repo};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// Installs the CRDs `tether crds` prints (server-side apply, as `kubectl apply
+/// --server-side`), and waits until they are served.
+async fn install_crds() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .arg("crds")
+        .output()
+        .expect("tether crds");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let api: Api<CustomResourceDefinition> = Api::all(tether_testenv::client().await);
+    let pp = PatchParams::apply("kubectl").force();
+    let mut names = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let crd: CustomResourceDefinition = serde::Deserialize::deserialize(doc).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &pp, &Patch::Apply(&crd)).await.unwrap();
+        names.push(name);
+    }
+    for name in names {
+        wait_for(&format!("CRD {name} established"), async || {
+            let crd = api.get(&name).await.ok()?;
+            crd.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        })
+        .await;
+    }
+}
+
+/// A running `tether run` in cluster mode, stopped (SIGTERM) on drop.
+struct Run {
+    child: Child,
+    server: String,
+    _data: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Run {
+    fn start(namespace: &str) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let log = data.path().join("run.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args(["run", "--namespace", namespace])
+            .args(["--listen", "127.0.0.1:0", "--app-resync", "3s"])
+            .arg("--kubeconfig")
+            .arg(tether_testenv::kubeconfig_path())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("TETHER_LOG", "info,tether_controller=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn tether run");
+        let mut run = Self {
+            child,
+            server: String::new(),
+            _data: data,
+            log,
+        };
+        let start = Instant::now();
+        loop {
+            let text = run.log();
+            if let Some(rest) = text.split("listening on ").nth(1) {
+                run.server = rest.split_whitespace().next().unwrap().to_owned();
+                break;
+            }
+            if let Ok(Some(status)) = run.child.try_wait() {
+                panic!("tether run exited with {status}:\n{text}");
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "tether run did not start:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        run
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `tether ARGS` against this server: (exit code, stdout, stderr).
+    fn tether(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args(args)
+            .env("TETHER_SERVER", &self.server)
+            .output()
+            .expect("run tether");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("tether run exited with {status}:\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Argo CD kinds in the test's namespace, as `kubectl` reaches them.
+struct Argo {
+    apps: Api<DynamicObject>,
+    projects: Api<DynamicObject>,
+}
+
+impl Argo {
+    fn new(ns: &tether_testenv::TestNamespace) -> Self {
+        let ar = |kind: &str, plural: &str| ApiResource {
+            group: "argoproj.io".into(),
+            version: "v1alpha1".into(),
+            api_version: "argoproj.io/v1alpha1".into(),
+            kind: kind.into(),
+            plural: plural.into(),
+        };
+        Self {
+            apps: Api::namespaced_with(ns.client(), ns.name(), &ar("Application", "applications")),
+            projects: Api::namespaced_with(
+                ns.client(),
+                ns.name(),
+                &ar("AppProject", "appprojects"),
+            ),
+        }
+    }
+
+    /// `kubectl apply --server-side -f -` of one YAML document.
+    async fn apply(&self, yaml: &str) {
+        let v: Value = serde_yaml::from_str(yaml).unwrap();
+        let api = if v["kind"] == "AppProject" {
+            &self.projects
+        } else {
+            &self.apps
+        };
+        let name = v["metadata"]["name"].as_str().unwrap().to_owned();
+        api.patch(
+            &name,
+            &PatchParams::apply("kubectl").force(),
+            &Patch::Apply(&v),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying {name}: {e}"));
+    }
+
+    /// `kubectl patch application NAME --type merge -p PATCH`.
+    async fn patch(&self, name: &str, patch: Value) {
+        self.apps
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
+    }
+
+    async fn get(&self, name: &str) -> Option<Value> {
+        self.apps
+            .get_opt(name)
+            .await
+            .unwrap()
+            .map(|o| serde_json::to_value(o).unwrap())
+    }
+
+    /// Polls the Application resource until `pred` holds.
+    async fn wait(
+        &self,
+        run: &mut Run,
+        name: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            run.alive();
+            let app = self.get(name).await;
+            if let Some(a) = &app
+                && pred(a)
+            {
+                return a.clone();
+            }
+            if start.elapsed() > DEADLINE {
+                panic!(
+                    "{name}: timed out waiting for {what}; last:\n{}\nlog:\n{}",
+                    serde_json::to_string_pretty(&app).unwrap(),
+                    run.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn condition<'a>(app: &'a Value, ty: &str) -> Option<&'a Value> {
+    app.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == ty))
+}
+
+fn application(name: &str, ns: &str, repo: &str, path: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {name}
+  namespace: {ns}
+{extra}spec:
+  project: default
+  source:
+    repoURL: {repo}
+    path: {path}
+    targetRevision: HEAD
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {ns}
+"#
+    )
+}
+
+const FINALIZER: &str = "  finalizers: [resources-finalizer.argocd.argoproj.io]\n";
+
+fn with_policy(app: String, policy: &str) -> String {
+    format!("{app}  syncPolicy:\n{policy}")
+}
+
+fn config_map(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
+    )
+}
+
+fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
+    for (p, c) in files {
+        repo.write(p, c).unwrap();
+    }
+    repo.commit_and_push("seed").unwrap()
+}
+
+fn unique(ns: &str, base: &str) -> String {
+    // App names are the tracking key: unique per test so parallel tests never share objects.
+    let suffix = ns.rsplit('-').next().unwrap_or("x");
+    format!("{base}-{suffix}")
+}
+
+async fn cm_value(ns: &tether_testenv::TestNamespace, name: &str) -> Option<String> {
+    ns.api::<ConfigMap>()
+        .get_opt(name)
+        .await
+        .unwrap()
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("key").cloned())
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn synced_at(rev: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |a| s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == rev
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_auto_sync_self_heal_operation_field_and_refresh_annotation() {
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("cm").unwrap();
+    let rev1 = seed(
+        &repo,
+        &[
+            ("auto/cm.yaml", config_map("auto-cm", "v1")),
+            ("manual/cm.yaml", config_map("manual-cm", "v1")),
+        ],
+    );
+    let argo = Argo::new(&ns);
+    let team = unique(ns.name(), "team");
+    argo.apply(&format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: {team}, namespace: {}}}\nspec:\n  sourceRepos: ['*']\n  destinations: [{{server: '*', namespace: '{}'}}]\n",
+        ns.name(),
+        ns.name()
+    ))
+    .await;
+    let auto = unique(ns.name(), "auto");
+    let manual = unique(ns.name(), "manual");
+    argo.apply(
+        &with_policy(
+            application(&auto, ns.name(), &git.url("cm"), "auto", ""),
+            "    automated: {prune: true, selfHeal: true}\n",
+        )
+        .replace("project: default", &format!("project: {team}")),
+    )
+    .await;
+    argo.apply(&application(
+        &manual,
+        ns.name(),
+        &git.url("cm"),
+        "manual",
+        "",
+    ))
+    .await;
+    let mut run = Run::start(ns.name());
+
+    // Auto-sync: status as Argo CD shapes it, on the resource.
+    let a = argo
+        .wait(&mut run, &auto, "auto-synced", synced_at(&rev1))
+        .await;
+    let st = &a["status"];
+    assert_eq!(s(st, "/health/status"), "Healthy");
+    assert_eq!(s(st, "/sync/comparedTo/source/path"), "auto");
+    assert_eq!(s(st, "/sync/comparedTo/destination/namespace"), ns.name());
+    assert_eq!(s(st, "/sourceType"), "Directory");
+    assert!(!s(st, "/reconciledAt").is_empty() && !s(st, "/observedAt").is_empty());
+    assert_eq!(
+        st["resources"],
+        json!([{"version": "v1", "kind": "ConfigMap", "namespace": ns.name(), "name": "auto-cm",
+                "status": "Synced"}]),
+        "{st:#}"
+    );
+    assert_eq!(s(st, "/operationState/phase"), "Succeeded");
+    assert_eq!(
+        st["operationState"]["operation"]["initiatedBy"]["automated"],
+        true
+    );
+    assert_eq!(s(st, "/operationState/syncResult/revision"), rev1);
+    assert!(!s(st, "/operationState/finishedAt").is_empty());
+    assert_eq!(st["history"][0]["id"], 0);
+    assert_eq!(s(&st["history"][0], "/revision"), rev1);
+    assert!(a.get("operation").is_none(), "operation cleared: {a:#}");
+    assert_eq!(cm_value(&ns, "auto-cm").await.as_deref(), Some("v1"));
+
+    // The manual app is compared but not synced.
+    let m = argo
+        .wait(&mut run, &manual, "OutOfSync", |a| {
+            s(a, "/status/sync/status") == "OutOfSync"
+        })
+        .await;
+    // A missing ConfigMap (a kind without a health check) does not make the app Missing.
+    assert_eq!(s(&m, "/status/health/status"), "Healthy");
+    assert_eq!(s(&m, "/status/resources/0/status"), "OutOfSync");
+    assert!(m.pointer("/status/operationState").is_none());
+    assert_eq!(cm_value(&ns, "manual-cm").await, None);
+
+    // A sync requested through `.operation`, as Argo CD's API server (or `kubectl patch`) writes it.
+    argo.patch(
+        &manual,
+        json!({"operation": {"initiatedBy": {"username": "alice"}, "sync": {"revision": rev1}}}),
+    )
+    .await;
+    let m = argo
+        .wait(
+            &mut run,
+            &manual,
+            "the requested sync done and cleared",
+            |a| {
+                a.get("operation").is_none()
+                    && s(a, "/status/operationState/phase") == "Succeeded"
+                    && s(a, "/status/sync/status") == "Synced"
+            },
+        )
+        .await;
+    assert_eq!(
+        s(&m, "/status/operationState/operation/initiatedBy/username"),
+        "alice"
+    );
+    assert_eq!(
+        s(&m, "/status/operationState/syncResult/resources/0/name"),
+        "manual-cm"
+    );
+    assert_eq!(m["status"]["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cm_value(&ns, "manual-cm").await.as_deref(), Some("v1"));
+
+    // `tether app sync` goes through `.operation` on the resource too (a second history entry).
+    repo.write("manual/cm.yaml", &config_map("manual-cm", "v2"))
+        .unwrap();
+    let rev2 = repo.commit_and_push("v2").unwrap();
+    // The refresh annotation (hard) makes the new commit seen, then is removed.
+    argo.patch(
+        &manual,
+        json!({"metadata": {"annotations": {"argocd.argoproj.io/refresh": "hard"}}}),
+    )
+    .await;
+    argo.wait(&mut run, &manual, "refreshed, annotation removed", |a| {
+        s(a, "/status/sync/revision") == rev2
+            && a.pointer("/metadata/annotations/argocd.argoproj.io~1refresh")
+                .is_none()
+    })
+    .await;
+    let (code, _, err) = run.tether(&["app", "sync", &manual]);
+    assert_eq!(code, 0, "{err}");
+    let m = argo
+        .wait(&mut run, &manual, "synced to rev2", |a| {
+            a.get("operation").is_none()
+                && a["status"]["history"].as_array().map(Vec::len) == Some(2)
+        })
+        .await;
+    assert_eq!(s(&m, "/status/operationState/syncResult/revision"), rev2);
+    assert_eq!(s(&m, "/status/history/1/revision"), rev2);
+    assert_eq!(cm_value(&ns, "manual-cm").await.as_deref(), Some("v2"));
+
+    // Self-heal: a live edit of the auto app's object is reverted.
+    ns.api::<ConfigMap>()
+        .patch(
+            "auto-cm",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"key": "edited"}})),
+        )
+        .await
+        .unwrap();
+    wait_for("the live edit reverted", async || {
+        (cm_value(&ns, "auto-cm").await.as_deref() == Some("v1")).then_some(())
+    })
+    .await;
+    // Auto-sync to a new commit.
+    repo.write("auto/cm.yaml", &config_map("auto-cm", "v3"))
+        .unwrap();
+    let rev3 = repo.commit_and_push("v3").unwrap();
+    argo.wait(&mut run, &auto, "auto-synced to rev3", synced_at(&rev3))
+        .await;
+    assert_eq!(cm_value(&ns, "auto-cm").await.as_deref(), Some("v3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resources_finalizer_cascades_deletion_and_without_it_resources_stay() {
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("fin").unwrap();
+    let rev = seed(
+        &repo,
+        &[
+            ("cascade/cm.yaml", config_map("cascaded", "1")),
+            ("bg/cm.yaml", config_map("cascaded-bg", "1")),
+            ("keep/cm.yaml", config_map("kept", "1")),
+        ],
+    );
+    let argo = Argo::new(&ns);
+    let auto = "    automated: {prune: true}\n";
+    let cascade = unique(ns.name(), "cascade");
+    let bg = unique(ns.name(), "bg");
+    let keep = unique(ns.name(), "keep");
+    argo.apply(&with_policy(
+        application(&cascade, ns.name(), &git.url("fin"), "cascade", FINALIZER),
+        auto,
+    ))
+    .await;
+    argo.apply(&with_policy(
+        application(
+            &bg,
+            ns.name(),
+            &git.url("fin"),
+            "bg",
+            "  finalizers: [resources-finalizer.argocd.argoproj.io/background]\n",
+        ),
+        auto,
+    ))
+    .await;
+    argo.apply(&with_policy(
+        application(&keep, ns.name(), &git.url("fin"), "keep", ""),
+        auto,
+    ))
+    .await;
+    let mut run = Run::start(ns.name());
+    for name in [&cascade, &bg, &keep] {
+        argo.wait(&mut run, name, "synced", synced_at(&rev)).await;
+    }
+    for cm in ["cascaded", "cascaded-bg", "kept"] {
+        assert!(cm_value(&ns, cm).await.is_some(), "{cm}");
+    }
+
+    for name in [&cascade, &bg, &keep] {
+        argo.apps
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for name in [&cascade, &bg, &keep] {
+        wait_for(&format!("{name} deleted"), async || {
+            argo.get(name).await.is_none().then_some(())
+        })
+        .await;
+    }
+    wait_for("cascaded deletion", async || {
+        (cm_value(&ns, "cascaded").await.is_none() && cm_value(&ns, "cascaded-bg").await.is_none())
+            .then_some(())
+    })
+    .await;
+    // Without the finalizer, deleting the Application leaves its resources.
+    assert_eq!(cm_value(&ns, "kept").await.as_deref(), Some("1"));
+    run.alive();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_of_apps_creates_updates_and_prunes_child_applications() {
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("apps").unwrap();
+    let url = git.url("apps");
+    let (a, b) = (unique(ns.name(), "child-a"), unique(ns.name(), "child-b"));
+    let child = |name: &str, path: &str| {
+        with_policy(
+            application(name, ns.name(), &url, path, FINALIZER),
+            "    automated: {prune: true}\n",
+        )
+    };
+    seed(
+        &repo,
+        &[
+            ("root/a.yaml", child(&a, "a")),
+            ("root/b.yaml", child(&b, "b")),
+            ("a/cm.yaml", config_map("child-a-cm", "1")),
+            ("a2/cm.yaml", config_map("child-a-cm2", "2")),
+            ("b/cm.yaml", config_map("child-b-cm", "1")),
+        ],
+    );
+    let argo = Argo::new(&ns);
+    let root = unique(ns.name(), "root");
+    argo.apply(&with_policy(
+        application(&root, ns.name(), &url, "root", ""),
+        "    automated: {prune: true}\n",
+    ))
+    .await;
+    let mut run = Run::start(ns.name());
+
+    // The root syncs the children into the control namespace; the controller picks them up.
+    for name in [&a, &b] {
+        argo.wait(&mut run, name, "child synced", |x| {
+            s(x, "/status/sync/status") == "Synced" && s(x, "/status/health/status") == "Healthy"
+        })
+        .await;
+    }
+    let r = argo
+        .wait(&mut run, &root, "root synced", |x| {
+            s(x, "/status/sync/status") == "Synced"
+        })
+        .await;
+    let kinds: Vec<&str> = r["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| s(x, "/kind"))
+        .collect();
+    assert_eq!(kinds, ["Application", "Application"], "{r:#}");
+    assert_eq!(cm_value(&ns, "child-a-cm").await.as_deref(), Some("1"));
+    assert_eq!(cm_value(&ns, "child-b-cm").await.as_deref(), Some("1"));
+
+    // Update a child (its path) and prune the other, in one commit.
+    repo.write("root/a.yaml", &child(&a, "a2")).unwrap();
+    repo.remove("root/b.yaml").unwrap();
+    let rev = repo.commit_and_push("a → a2, drop b").unwrap();
+    argo.wait(
+        &mut run,
+        &root,
+        "root synced at the new revision",
+        synced_at(&rev),
+    )
+    .await;
+    argo.wait(&mut run, &a, "child a follows its new path", |x| {
+        s(x, "/spec/source/path") == "a2"
+            && s(x, "/status/sync/status") == "Synced"
+            && s(x, "/status/resources/0/name") == "child-a-cm2"
+    })
+    .await;
+    wait_for("child b pruned", async || {
+        argo.get(&b).await.is_none().then_some(())
+    })
+    .await;
+    // The pruned child had the finalizer: its resources went with it; child a pruned its old one.
+    wait_for("child resources deleted", async || {
+        (cm_value(&ns, "child-b-cm").await.is_none() && cm_value(&ns, "child-a-cm").await.is_none())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(cm_value(&ns, "child-a-cm2").await.as_deref(), Some("2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_application_is_an_invalid_spec_error_and_never_stops_the_controller() {
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("bad").unwrap();
+    let rev = seed(&repo, &[("good/cm.yaml", config_map("good-cm", "1"))]);
+    let argo = Argo::new(&ns);
+    let good = unique(ns.name(), "good");
+    let both = unique(ns.name(), "both");
+    let denied = unique(ns.name(), "denied");
+    let proj = unique(ns.name(), "narrow");
+    // Accepted by the CRD's schema, refused by Argo CD's rules: both server and name.
+    argo.apply(
+        &application(&both, ns.name(), &git.url("bad"), "good", "")
+            .replace("    namespace: ", "    name: in-cluster\n    namespace: "),
+    )
+    .await;
+    argo.apply(&format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {{name: {proj}, namespace: {}}}\nspec:\n  sourceRepos: ['*']\n  destinations: [{{server: '*', namespace: 'elsewhere'}}]\n",
+        ns.name()
+    ))
+    .await;
+    argo.apply(
+        &application(&denied, ns.name(), &git.url("bad"), "good", "")
+            .replace("project: default", &format!("project: {proj}")),
+    )
+    .await;
+    argo.apply(&with_policy(
+        application(&good, ns.name(), &git.url("bad"), "good", ""),
+        "    automated: {}\n",
+    ))
+    .await;
+    let mut run = Run::start(ns.name());
+
+    let x = argo
+        .wait(&mut run, &both, "InvalidSpecError", |a| {
+            condition(a, "InvalidSpecError").is_some()
+        })
+        .await;
+    let msg = s(condition(&x, "InvalidSpecError").unwrap(), "/message");
+    assert!(
+        msg.contains("spec.destination") && msg.contains("both name and server"),
+        "{msg}"
+    );
+    assert_eq!(s(&x, "/status/sync/status"), "Unknown");
+    let d = argo
+        .wait(&mut run, &denied, "InvalidSpecError", |a| {
+            condition(a, "InvalidSpecError").is_some()
+        })
+        .await;
+    let msg = s(condition(&d, "InvalidSpecError").unwrap(), "/message");
+    assert!(msg.contains(ns.name()), "{msg}");
+    // Others are unaffected.
+    argo.wait(&mut run, &good, "synced", synced_at(&rev)).await;
+    assert_eq!(cm_value(&ns, "good-cm").await.as_deref(), Some("1"));
+
+    // Fixing the spec clears the condition; the app is then compared.
+    argo.apply(&application(&both, ns.name(), &git.url("bad"), "good", ""))
+        .await;
+    argo.wait(&mut run, &both, "valid again", |a| {
+        condition(a, "InvalidSpecError").is_none() && s(a, "/status/sync/revision") == rev
+    })
+    .await;
+    run.alive();
+}
