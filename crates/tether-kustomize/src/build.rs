@@ -449,9 +449,9 @@ impl<'a> Builder<'a> {
             acc.cfg.merge_def(&def);
         }
         for c in &kust.crds {
-            // CRD files are read (and must exist); kustomize only derives name references
-            // from their legacy `x-kubernetes-object-ref-*` extensions.
-            ldr.read(c)?;
+            let (full, text) = ldr.read_string(c)?;
+            acc.cfg
+                .merge_def(&crate::crds::config_from_file(&text, &full)?);
         }
         if kust
             .openapi

@@ -10,6 +10,7 @@
 
 pub mod argocd;
 pub mod build;
+pub mod crds;
 pub mod error;
 pub mod fieldspec;
 pub mod fs;
