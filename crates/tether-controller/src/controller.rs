@@ -346,13 +346,15 @@ impl Controller {
                     && !e.removed
                     && (d.app.operation.is_none() || d.app.operation == e.app.operation);
                 // `operationState.phase: Terminating` (as Argo CD's API server writes it)
-                // stops the running operation.
+                // stops the running operation (that one only: the event may be late).
                 let terminating = d
                     .app
                     .status
                     .as_ref()
                     .and_then(|s| s.operation_state.as_ref())
-                    .is_some_and(|o| o.phase == "Terminating");
+                    .is_some_and(|o| {
+                        o.phase == "Terminating" && e.app.operation.as_ref() == Some(&o.operation)
+                    });
                 if terminating && let Some(c) = &e.op_cancel {
                     c.cancel();
                 }

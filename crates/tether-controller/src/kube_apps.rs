@@ -477,3 +477,51 @@ async fn feed_projects(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(v: Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn resources_become_declarations_with_status_operation_and_problems() {
+        let ok = object(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "argocd",
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"project": "default",
+                     "source": {"repoURL": "http://git/r.git", "path": "web"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"}},
+            "operation": {"sync": {"revision": "abc"}, "initiatedBy": {"username": "alice"}},
+            "status": {"sync": {"status": "Synced"}}
+        }));
+        let d = declaration(&ok, "argocd").unwrap();
+        assert_eq!(d.invalid, None);
+        assert_eq!(d.origin, "argocd/web");
+        let op = d.app.operation.unwrap();
+        assert_eq!(op.sync.unwrap().revision.as_deref(), Some("abc"));
+        assert!(d.app.status.unwrap().sync.is_some());
+
+        // Accepted by the CRD schema, refused by Argo CD's rules; metadata (finalizers) kept.
+        let bad = object(json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": "both", "namespace": "argocd",
+                         "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+            "spec": {"destination": {"server": "https://kubernetes.default.svc", "name": "in-cluster"},
+                     "source": {"repoURL": "http://git/r.git", "path": "x"}}
+        }));
+        let d = declaration(&bad, "argocd").unwrap();
+        let problem = d.invalid.unwrap();
+        assert!(
+            problem.starts_with("argocd/both: ") && problem.contains("spec.destination"),
+            "{problem}"
+        );
+        assert_eq!(
+            d.app.metadata.finalizers,
+            Some(vec![crate::controller::RESOURCES_FINALIZER.to_owned()])
+        );
+    }
+}

@@ -652,6 +652,19 @@ async fn a_malformed_application_is_an_invalid_spec_error_and_never_stops_the_co
         "    automated: {}\n",
     ))
     .await;
+    // Left alone, as Argo CD leaves an app with skip-reconcile.
+    let skipped = unique(ns.name(), "skipped");
+    argo.apply(&with_policy(
+        application(
+            &skipped,
+            ns.name(),
+            &git.url("bad"),
+            "good",
+            "  annotations: {argocd.argoproj.io/skip-reconcile: \"true\"}\n",
+        ),
+        "    automated: {}\n",
+    ))
+    .await;
     let mut run = Run::start(ns.name());
 
     let x = argo
@@ -675,6 +688,8 @@ async fn a_malformed_application_is_an_invalid_spec_error_and_never_stops_the_co
     // Others are unaffected.
     argo.wait(&mut run, &good, "synced", synced_at(&rev)).await;
     assert_eq!(cm_value(&ns, "good-cm").await.as_deref(), Some("1"));
+    let x = argo.get(&skipped).await.unwrap();
+    assert!(x.get("status").is_none(), "{x:#}");
 
     // Fixing the spec clears the condition; the app is then compared.
     argo.apply(&application(&both, ns.name(), &git.url("bad"), "good", ""))
