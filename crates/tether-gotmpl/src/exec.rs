@@ -731,6 +731,12 @@ impl<'a> Exec<'a> {
             return Err(self.err(f, format!("invalid value; expected {}", p.go_type())));
         }
         if p.accepts(&v) {
+            // A named map type (`chartutil.Values`) becomes a plain `map[string]interface {}`.
+            if let (P::Map, Value::Map(m)) = (p, &v)
+                && m.type_name().is_some()
+            {
+                return Ok(Value::Map(m.retyped(None)));
+            }
             return Ok(v);
         }
         Err(self.err(

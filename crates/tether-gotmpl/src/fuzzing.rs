@@ -27,6 +27,7 @@ pub fn parse_exec(data: &[u8]) {
             max_output: 1 << 20,
             max_steps: 200_000,
         },
+        ..ExecOptions::default()
     };
     let _ = set.exec("t/templates/f.yaml", &data, &opts);
 }

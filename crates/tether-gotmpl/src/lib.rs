@@ -25,6 +25,7 @@ pub mod exec;
 pub mod fmt;
 pub mod funcs;
 pub mod fuzzing;
+pub mod gotime;
 pub mod json;
 pub mod lex;
 pub mod parse;
@@ -113,6 +114,19 @@ pub struct ExecOptions {
     /// Remove every `<no value>` from the output, as Helm does.
     pub strip_no_value: bool,
     pub limits: Limits,
+    /// Go's `time.Local` for the date functions.
+    pub local_zone: LocalZone,
+}
+
+/// Which zone Go's `time.Local` is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum LocalZone {
+    /// The process's, as Go resolves it at start-up: `$TZ` if set (`""` is UTC, `:NAME`, `/path`, an IANA
+    /// name; UTC when it cannot be loaded), else `/etc/localtime`, else UTC.
+    #[default]
+    Process,
+    /// As if `$TZ` had this value.
+    Tz(String),
 }
 
 impl Default for ExecOptions {
@@ -120,6 +134,7 @@ impl Default for ExecOptions {
         ExecOptions {
             strip_no_value: true,
             limits: Limits::default(),
+            local_zone: LocalZone::Process,
         }
     }
 }

@@ -20,11 +20,14 @@ use std::rc::Rc;
 /// templates, `fmt` and `encoding/json` order them.
 pub type MapRef = Rc<MapData>;
 
-/// The storage of a Go map, plus its named Go type when it is not `map[string]interface {}` (Helm's
-/// `.Values` is a `chartutil.Values`, which `typeOf` shows and Sprig's `dig` rejects).
+/// A Go map value: the map's storage, plus the named Go type of this value when it is not
+/// `map[string]interface {}` (Helm's `.Values` is a `chartutil.Values`, which `typeOf` shows and Sprig's
+/// `dig` rejects). The type belongs to the value, not to the map: passing `.Values` to a
+/// `map[string]interface {}` parameter (`merge`, `set`, ...) gives a [`MapData::retyped`] view of the same
+/// storage, so mutations stay shared while the type name is Go's.
 #[derive(Debug, Default)]
 pub struct MapData {
-    map: RefCell<BTreeMap<String, Value>>,
+    map: Rc<RefCell<BTreeMap<String, Value>>>,
     named: Cell<Option<&'static str>>,
     methods: RefCell<Option<Rc<dyn Object>>>,
 }
@@ -32,10 +35,23 @@ pub struct MapData {
 impl MapData {
     pub fn new(m: BTreeMap<String, Value>) -> MapData {
         MapData {
-            map: RefCell::new(m),
+            map: Rc::new(RefCell::new(m)),
             named: Cell::new(None),
             methods: RefCell::new(None),
         }
+    }
+    /// Whether both are views of one Go map.
+    pub fn same_map(&self, other: &MapData) -> bool {
+        Rc::ptr_eq(&self.map, &other.map)
+    }
+    /// The same map (shared storage) as a value of another Go type, without methods: Go's conversion
+    /// of a named map type to `map[string]interface {}` when it is passed to such a parameter.
+    pub fn retyped(&self, name: Option<&'static str>) -> MapRef {
+        Rc::new(MapData {
+            map: self.map.clone(),
+            named: Cell::new(name),
+            methods: RefCell::new(None),
+        })
     }
     pub fn borrow(&self) -> Ref<'_, BTreeMap<String, Value>> {
         self.map.borrow()
@@ -98,6 +114,10 @@ pub trait Object: fmt::Debug {
     /// What `encoding/json` sees (a Go struct's JSON form, e.g. `chart.Metadata` with its json tags),
     /// used by `toJson`/`toYaml`; `None` falls back to [`Object::display`].
     fn marshal(&self) -> Option<Value> {
+        None
+    }
+    /// The concrete object, for functions that take a specific Go type (e.g. `time.Time`).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
 }
@@ -267,7 +287,7 @@ impl Value {
     /// Identity of reference types (Go map pointer equality), used for cycle guards.
     pub fn map_ptr(&self) -> Option<*const ()> {
         match self {
-            Value::Map(m) => Some(Rc::as_ptr(m) as *const ()),
+            Value::Map(m) => Some(Rc::as_ptr(&m.map) as *const ()),
             _ => None,
         }
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use tether_gotmpl::{ExecOptions, Templates, Value};
+use tether_gotmpl::{ExecOptions, LocalZone, Templates, Value};
 
 const CASE_FILE: &str = "t/templates/case.yaml";
 
@@ -73,14 +73,73 @@ struct Case {
     template: String,
     values: String,
     helpers: Option<String>,
+    /// helm's `TZ` (Go's `time.Local`); the script sets "UTC" when the case names none.
+    tz: String,
     expect: Expect,
 }
 
 enum Expect {
     Output(String),
     Error(String),
-    /// A regex over the whole output, and optionally a certificate check (see [`check_cert`]).
-    Regex(String, Option<serde_json::Value>),
+    /// A regex over the whole output, and optionally a certificate check (see [`check_cert`]) and a DSA
+    /// key check (see [`check_dsa`]).
+    Regex(String, Option<serde_json::Value>, bool),
+}
+
+/// A property case's `dsa: true` check: the output is a `DSA PRIVATE KEY` in Sprig's layout
+/// {0, P, Q, G, Y, X} with a 2048-bit P, a 256-bit Q dividing P-1, and Y = G^X mod P.
+fn check_dsa(out: &str) -> Result<(), String> {
+    use dsa::BigUint;
+    let p = x509_parser::pem::Pem::iter_from_buffer(out.as_bytes())
+        .flatten()
+        .find(|p| p.label == "DSA PRIVATE KEY")
+        .ok_or("no DSA PRIVATE KEY block")?;
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = b.split_first()?;
+        let (&l0, mut rest) = rest.split_first()?;
+        let len = if l0 < 0x80 {
+            l0 as usize
+        } else {
+            let n = (l0 & 0x7f) as usize;
+            let len = rest
+                .get(..n)?
+                .iter()
+                .fold(0usize, |a, b| a << 8 | *b as usize);
+            rest = &rest[n..];
+            len
+        };
+        Some((tag, rest.get(..len)?, &rest[len..]))
+    }
+    let (tag, mut body, rest) = tlv(&p.contents).ok_or("bad DER")?;
+    if tag != 0x30 || !rest.is_empty() {
+        return Err("not one SEQUENCE".into());
+    }
+    let mut ints = Vec::new();
+    while !body.is_empty() {
+        let (tag, v, rest) = tlv(body).ok_or("bad DER")?;
+        if tag != 0x02 {
+            return Err(format!("element {} is not an INTEGER", ints.len()));
+        }
+        ints.push(BigUint::from_bytes_be(v));
+        body = rest;
+    }
+    let [version, p, q, g, y, x] = &ints[..] else {
+        return Err(format!("{} elements, want 6", ints.len()));
+    };
+    let one = BigUint::from(1u8);
+    let checks = [
+        (*version == BigUint::from(0u8), "version 0"),
+        (p.bits() == 2048, "P has 2048 bits"),
+        (q.bits() == 256, "Q has 256 bits"),
+        ((p - &one) % q == BigUint::from(0u8), "Q divides P-1"),
+        (g.modpow(q, p) == one, "G has order Q"),
+        (x < q, "X < Q"),
+        (g.modpow(x, p) == *y, "Y = G^X mod P"),
+    ];
+    match checks.iter().find(|(ok, _)| !ok) {
+        Some((_, what)) => Err(format!("DSA key check failed: {what}")),
+        None => Ok(()),
+    }
 }
 
 /// A property case's `cert` check: the output's last CERTIFICATE block has subject CN `cn`, the CA flag
@@ -193,6 +252,8 @@ fn load_cases() -> Vec<Case> {
                 Expect::Regex(
                     re.to_string(),
                     r.get("property").and_then(|p| p.get("cert")).cloned(),
+                    r.get("property").and_then(|p| p.get("dsa"))
+                        == Some(&serde_json::Value::Bool(true)),
                 )
             } else {
                 panic!("{file}: case without expectation: {r}");
@@ -203,6 +264,7 @@ fn load_cases() -> Vec<Case> {
                 template: s("template").expect("template"),
                 values: s("values").unwrap_or_default(),
                 helpers: s("helpers"),
+                tz: s("tz").unwrap_or_else(|| "UTC".into()),
                 expect,
             });
         }
@@ -219,7 +281,11 @@ fn render(c: &Case) -> Result<String, String> {
     }
     let data = helm_data(&c.values)?;
     let set = Templates::parse(&files).map_err(|e| e.helm_message())?;
-    set.exec(CASE_FILE, &data, &ExecOptions::default())
+    let opts = ExecOptions {
+        local_zone: LocalZone::Tz(c.tz.clone()),
+        ..ExecOptions::default()
+    };
+    set.exec(CASE_FILE, &data, &opts)
         .map_err(|e| e.helm_message())
 }
 
@@ -239,7 +305,7 @@ fn conformance() {
         let ok = match (&c.expect, &got) {
             (Expect::Output(want), Ok(out)) => want == out,
             (Expect::Error(want), Err(e)) => want == e,
-            (Expect::Regex(re, cert), Ok(out)) => {
+            (Expect::Regex(re, cert, dsa), Ok(out)) => {
                 regex::Regex::new(&format!("(?s)^(?:{re})$"))
                     .expect("valid property regex")
                     .is_match(out)
@@ -253,6 +319,14 @@ fn conformance() {
                                 false
                             }
                         })
+                    && (!dsa
+                        || match check_dsa(out) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                report.push_str(&format!("{}/{}: {e}\n", c.file, c.name));
+                                false
+                            }
+                        })
             }
             _ => false,
         };
@@ -263,7 +337,7 @@ fn conformance() {
             let want = match &c.expect {
                 Expect::Output(o) => format!("output {o:?}"),
                 Expect::Error(e) => format!("error  {e:?}"),
-                Expect::Regex(r, _) => format!("match  /{r}/"),
+                Expect::Regex(r, ..) => format!("match  /{r}/"),
             };
             let got = match &got {
                 Ok(o) => format!("output {o:?}"),

@@ -2,8 +2,10 @@
 //! `RSA PRIVATE KEY` (PKCS#1), `EC PRIVATE KEY` (SEC1), `PRIVATE KEY` (PKCS#8, ed25519), `CERTIFICATE`.
 //!
 //! Certificates are Sprig's `certificate` struct (`.Cert`, `.Key`), an [`Object`]. Signing goes through
-//! rcgen (ring); RSA keys are generated with the `rsa` crate (ring cannot generate them). DSA keys are not
-//! generated: `genPrivateKey "dsa"` returns an error text (see the README).
+//! rcgen (ring); RSA keys are generated with the `rsa` crate (ring cannot generate them), DSA keys
+//! (L2048N256, as Sprig) with the `dsa` crate, written as Sprig's `DSA PRIVATE KEY` (the OpenSSL layout:
+//! version, P, Q, G, Y, X). DSA keys are accepted by the `...WithKey` functions and fail in certificate
+//! creation with Go's x509 errors, as in helm.
 
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -134,6 +136,92 @@ enum Key {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ec(p256::SecretKey),
     Ed(ed25519_dalek::SigningKey),
+    /// The DER of a `DSA PRIVATE KEY` (Go's x509 cannot sign with DSA, so it is only carried).
+    Dsa(Vec<u8>),
+}
+
+/// A DER INTEGER of a non-negative big-endian magnitude.
+fn der_uint(out: &mut Vec<u8>, mag: &[u8]) {
+    let mag = {
+        let nz = mag.iter().position(|b| *b != 0).unwrap_or(mag.len());
+        &mag[nz..]
+    };
+    let mut body = Vec::with_capacity(mag.len() + 1);
+    if mag.is_empty() || mag[0] & 0x80 != 0 {
+        body.push(0);
+    }
+    body.extend_from_slice(mag);
+    der_tlv(out, 0x02, &body);
+}
+
+fn der_tlv(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
+    out.push(tag);
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let len = n.to_be_bytes();
+        let skip = len.iter().position(|b| *b != 0).unwrap_or(len.len() - 1);
+        out.push(0x80 | (len.len() - skip) as u8);
+        out.extend_from_slice(&len[skip..]);
+    }
+    out.extend_from_slice(body);
+}
+
+/// Sprig's DSAKeyFormat {Version, P, Q, G, Y, X}, as Go's asn1.Marshal writes it.
+fn gen_dsa_der() -> Vec<u8> {
+    let mut rng = rand::thread_rng();
+    let components = dsa::Components::generate(&mut rng, dsa::KeySize::DSA_2048_256);
+    let key = dsa::SigningKey::generate(&mut rng, components);
+    let vk = key.verifying_key();
+    let c = vk.components();
+    let mut body = Vec::new();
+    der_uint(&mut body, &[0]);
+    for n in [c.p(), c.q(), c.g(), vk.y(), key.x()] {
+        der_uint(&mut body, &n.to_bytes_be());
+    }
+    let mut out = Vec::new();
+    der_tlv(&mut out, 0x30, &body);
+    out
+}
+
+/// Go's asn1.Unmarshal into DSAKeyFormat, for the common failures: a SEQUENCE of six INTEGERs.
+fn check_dsa_der(der: &[u8]) -> Result<(), String> {
+    fn tlv(b: &[u8]) -> Result<(u8, &[u8], &[u8]), String> {
+        let trunc = || "asn1: syntax error: truncated tag or length".to_string();
+        let (&tag, rest) = b.split_first().ok_or_else(trunc)?;
+        let (&l0, mut rest) = rest.split_first().ok_or_else(trunc)?;
+        let len = if l0 < 0x80 {
+            l0 as usize
+        } else {
+            let n = (l0 & 0x7f) as usize;
+            if n == 0 || n > 4 || rest.len() < n {
+                return Err(trunc());
+            }
+            let len = rest[..n].iter().fold(0usize, |a, b| a << 8 | *b as usize);
+            rest = &rest[n..];
+            len
+        };
+        if rest.len() < len {
+            return Err("asn1: syntax error: data truncated".into());
+        }
+        Ok((tag, &rest[..len], &rest[len..]))
+    }
+    let (tag, mut body, _) = tlv(der)?;
+    if tag != 0x30 {
+        return Err("asn1: structure error: tags don't match".into());
+    }
+    for _ in 0..6 {
+        if body.is_empty() {
+            return Err("asn1: syntax error: sequence truncated".into());
+        }
+        let (tag, _, rest) = tlv(body)?;
+        if tag != 0x02 {
+            return Err("asn1: structure error: tags don't match".into());
+        }
+        body = rest;
+    }
+    Ok(())
 }
 
 impl Key {
@@ -154,6 +242,10 @@ impl Key {
                     pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
                 )
             }),
+            Key::Dsa(der) => Some(pem::encode_config(
+                &pem::Pem::new("DSA PRIVATE KEY", der.clone()),
+                pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+            )),
         };
         pem.unwrap_or_default()
     }
@@ -171,6 +263,9 @@ impl Key {
                 der.extend_from_slice(k.as_bytes());
                 return Ok(der);
             }
+            Key::Dsa(_) => {
+                return Err("error creating certificate: x509: certificate private key does not implement crypto.Signer".into());
+            }
         };
         Ok(doc.as_bytes().to_vec())
     }
@@ -182,6 +277,7 @@ impl Key {
             Key::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
             Key::Ec(_) => &rcgen::PKCS_ECDSA_P256_SHA256,
             Key::Ed(_) => &rcgen::PKCS_ED25519,
+            Key::Dsa(_) => unreachable!("pkcs8_der rejects DSA keys"),
         };
         rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, alg).map_err(|e| e.to_string())
     }
@@ -220,7 +316,9 @@ fn parse_private_key_pem(text: &str) -> Result<Key, String> {
         "EC" => p256::SecretKey::from_sec1_der(&der)
             .map(Key::Ec)
             .map_err(|e| format!("parsing EC private key from PEM: {e}")),
-        "DSA" => Err("parsing DSA private key from PEM: DSA keys are not supported".into()),
+        "DSA" => check_dsa_der(&der)
+            .map(|()| Key::Dsa(der))
+            .map_err(|e| format!("parsing DSA private key from PEM: {e}")),
         _ => Err(format!("invalid private key type {tag}")),
     }
 }
@@ -228,7 +326,7 @@ fn parse_private_key_pem(text: &str) -> Result<Key, String> {
 fn gen_private_key(kind: &str) -> String {
     let key = match kind {
         "" | "rsa" => Key::rsa(4096),
-        "dsa" => return "failed to generate private key: DSA keys are not supported".into(),
+        "dsa" => Ok(Key::Dsa(gen_dsa_der())),
         "ecdsa" => Ok(Key::Ec(p256::SecretKey::random(&mut rand::thread_rng()))),
         "ed25519" => Ok(Key::Ed(ed25519_dalek::SigningKey::generate(
             &mut rand::thread_rng(),
@@ -383,6 +481,11 @@ fn gen_signed(cn: &str, ips: &Value, dns: &Value, days: i64, ca: &Value, src: Ke
     // Go copies the CA's subject key identifier into an authority key identifier.
     p.use_authority_key_identifier_extension = true;
     let key = resolve(key)?;
+    if let Key::Dsa(_) = key {
+        return Err(
+            "error creating certificate: x509: unsupported public key type: *dsa.PublicKey".into(),
+        );
+    }
     let kp = key.key_pair()?;
     created(p.signed_by(&kp, &issuer, &ca_kp), &key)
 }
@@ -518,9 +621,20 @@ mod tests {
         assert_eq!(ed.lines().nth(1).map(str::len), Some(64), "{ed}");
         assert!(matches!(parse_private_key_pem(&ed), Ok(Key::Ed(_))));
         assert_eq!(gen_private_key("foo"), "Unknown type foo");
+        let dsa = gen_private_key("dsa");
+        assert!(
+            dsa.starts_with("-----BEGIN DSA PRIVATE KEY-----\n"),
+            "{dsa}"
+        );
+        let Ok(Key::Dsa(der)) = parse_private_key_pem(&dsa) else {
+            panic!("DSA key does not parse back: {dsa}");
+        };
+        // SEQUENCE { 0, P (2048 bits), Q (256 bits), G, Y, X }: P's INTEGER is 257 bytes with the sign pad.
+        assert_eq!(&der[4..10], &[0x02, 0x01, 0x00, 0x02, 0x82, 0x01]);
+        assert!(matches!(der[10], 0x00 | 0x01), "P length {:x}", der[10]);
         assert_eq!(
-            gen_private_key("dsa"),
-            "failed to generate private key: DSA keys are not supported"
+            check_dsa_der(&[0x30, 0x03, 0x02, 0x01, 0x00]).unwrap_err(),
+            "asn1: syntax error: sequence truncated"
         );
     }
 

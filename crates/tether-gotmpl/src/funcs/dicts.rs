@@ -15,7 +15,7 @@ fn map_of(v: &Value) -> Option<MapRef> {
 
 /// mergo.Merge / mergo.Merge(WithOverride) on `map[string]interface{}` as Sprig calls it.
 pub(crate) fn mergo(dst: &MapRef, src: &MapRef, overwrite: bool, depth: usize) {
-    if depth > 64 || std::rc::Rc::ptr_eq(dst, src) {
+    if depth > 64 || dst.same_map(src) {
         return;
     }
     let src_items: Vec<(String, Value)> = src
