@@ -207,13 +207,21 @@ fn value_to_ynode_depth(v: &Value, depth: usize) -> Result<YNode, String> {
 
 /// go-yaml v2's keyList.Less for string keys.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    key_cmp(a, b, false)
+}
+
+/// keyList.Less for string keys: go-yaml v2's, or yaml.v3's (`v3`), where after equal digits a letter
+/// sorts before a digit (`k1a` < `k10`).
+fn key_cmp(a: &str, b: &str, v3: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering;
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
     let less = |x: bool| if x { Ordering::Less } else { Ordering::Greater };
     let mut i = 0;
+    let mut digits = false;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
+            digits = ar[i].is_numeric();
             i += 1;
             continue;
         }
@@ -223,7 +231,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return less(bl);
+            return less(if v3 && digits { al } else { bl });
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -272,8 +280,9 @@ struct Emitter {
     indention: bool,
     open_ended: bool,
     best_width: usize,
-    /// yaml.v3 (toYamlPretty) indents sequences inside mappings.
-    indent_seqs: bool,
+    /// yaml.v3 (toYamlPretty): sequences indented inside mappings, no folding, tabs allowed in literal
+    /// blocks, `<<` plain.
+    v3: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -304,7 +313,7 @@ fn is_break_char(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-fn analyze(value: &str) -> Analysis {
+fn analyze(value: &str, v3: bool) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
@@ -320,7 +329,7 @@ fn analyze(value: &str) -> Analysis {
         block_ind = true;
         flow_ind = true;
     }
-    let (mut line_breaks, mut special) = (false, false);
+    let (mut line_breaks, mut special, mut tabs) = (false, false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
@@ -362,7 +371,9 @@ fn analyze(value: &str) -> Analysis {
                 _ => {}
             }
         }
-        if !is_printable_char(c) {
+        if v3 && c == '\t' {
+            tabs = true;
+        } else if !is_printable_char(c) {
             special = true;
         }
         if c == ' ' {
@@ -415,10 +426,12 @@ fn analyze(value: &str) -> Analysis {
         a.block_plain = false;
         a.single = false;
     }
-    if space_break || special {
+    if space_break || tabs || special {
         a.flow_plain = false;
         a.block_plain = false;
         a.single = false;
+    }
+    if space_break || special {
         a.block = false;
     }
     if line_breaks {
@@ -444,7 +457,7 @@ impl Emitter {
             indention: true,
             open_ended: false,
             best_width: 80,
-            indent_seqs: false,
+            v3: false,
         }
     }
     fn put(&mut self, c: char) {
@@ -489,7 +502,11 @@ impl Emitter {
 
     /// Emits a scalar string with go-yaml's style selection. `simple_key`: written as a mapping key.
     fn string_scalar(&mut self, s: &str, simple_key: bool, root: bool) {
-        let can_plain = matches!(resolve(s), Resolved::Str) && !BASE60.is_match(s);
+        let can_plain = match resolve(s) {
+            Resolved::Str => !BASE60.is_match(s),
+            Resolved::Merge => self.v3,
+            _ => false,
+        };
         let mut style = if s.contains('\n') {
             Style::Literal
         } else if can_plain {
@@ -497,7 +514,13 @@ impl Emitter {
         } else {
             Style::Double
         };
-        self.scalar(s, style_fixup(&mut style, s, simple_key), simple_key, root);
+        let v3 = self.v3;
+        self.scalar(
+            s,
+            style_fixup(&mut style, s, simple_key, v3),
+            simple_key,
+            root,
+        );
     }
 
     fn scalar(&mut self, s: &str, style: Style, simple_key: bool, root: bool) {
@@ -582,8 +605,12 @@ impl Emitter {
                 let chars: Vec<char> = s.chars().collect();
                 let n = chars.len();
                 let mut spaces = false;
+                // libyaml's is_bom looks at the start of the value, not at the character: a value that
+                // starts with a BOM has every character escaped.
+                let bom = s.starts_with('\u{FEFF}');
                 for (i, &c) in chars.iter().enumerate() {
-                    if !is_printable_char(c)
+                    if bom
+                        || !is_printable_char(c)
                         || c == '\u{FEFF}'
                         || is_break_char(c)
                         || c == '"'
@@ -724,7 +751,7 @@ impl Emitter {
             }
             YNode::Seq(items) if !items.is_empty() => {
                 let saved = self.indent;
-                let indentless = in_mapping_value && !self.indention && !self.indent_seqs;
+                let indentless = in_mapping_value && !self.indention && !self.v3;
                 self.indent = if self.indent < 0 {
                     0
                 } else if indentless {
@@ -785,8 +812,8 @@ impl Emitter {
     }
 }
 
-fn style_fixup(style: &mut Style, s: &str, simple_key: bool) -> Style {
-    let a = analyze(s);
+fn style_fixup(style: &mut Style, s: &str, simple_key: bool, v3: bool) -> Style {
+    let a = analyze(s, v3);
     let mut st = *style;
     if simple_key && a.multiline {
         st = Style::Double;
@@ -830,14 +857,15 @@ pub fn to_yaml_pretty(v: &Value) -> String {
                     .iter()
                     .map(|(k, x)| (k.clone(), conv(x)))
                     .collect();
-                items.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+                items.sort_by(|a, b| key_cmp(&a.0, &b.0, true));
                 YNode::Map(items)
             }
             other => value_to_ynode(other).unwrap_or(YNode::Null),
         }
     }
     let mut e = Emitter::new();
-    e.indent_seqs = true;
+    e.v3 = true;
+    e.best_width = usize::MAX;
     e.node(&conv(v), true, false, false);
     e.indent = -1;
     e.write_indent();
