@@ -75,11 +75,16 @@ pub fn build_with(
             repo: None,
             raws: Vec::new(),
         },
+        track: false,
     };
     let (kust, kfile) = match overlay {
         Some(k) => (k, dir.join("kustomization.yaml")),
         None => load_kustomization(fs, &dir)?,
     };
+    b.track = kust
+        .build_metadata
+        .iter()
+        .any(|m| m == "transformerAnnotations");
     let mut acc = b.target_with(&dir, &kfile, kust.clone(), false)?;
     for r in acc.res.iter_mut() {
         if r.needs_hash {
@@ -109,6 +114,28 @@ pub fn build_with(
                 Value::String("kustomize-(devel)".into()),
             );
             r.set_meta_map("labels", l);
+        }
+    }
+    if b.track {
+        for r in acc.res.iter_mut() {
+            if r.transformations.is_empty() {
+                continue;
+            }
+            let text: String = r
+                .transformations
+                .iter()
+                .map(|(file, kind)| {
+                    format!(
+                        "- configuredIn: {file}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n"
+                    )
+                })
+                .collect();
+            let mut a = r.meta_map("annotations");
+            a.insert(
+                "alpha.config.kubernetes.io/transformations".into(),
+                Value::String(text),
+            );
+            r.set_meta_map("annotations", a);
         }
     }
     if kust.build_metadata.iter().any(|m| m == "originAnnotations") {
@@ -210,6 +237,9 @@ struct Builder<'a> {
     /// The top kustomization's directory: origins are relative to it.
     top: PathBuf,
     ctx: Ctx,
+    /// `buildMetadata: [transformerAnnotations]` of the top kustomization (kustomize hands the
+    /// top's build metadata down to every kustomization it builds).
+    track: bool,
 }
 
 /// `to` relative to the directory `from` (both clean paths).
@@ -549,12 +579,27 @@ impl<'a> Builder<'a> {
             }
         }
 
-        // Transformers, in kustomize's order.
+        // Transformers, in kustomize's order; with transformerAnnotations each configured
+        // transformer is recorded on every object of the accumulator.
+        let kin = relative(&self.top, &kpath);
+        let track = self.track;
+        let mark = |acc: &mut Acc, kind: &'static str, n: usize| {
+            if track {
+                for r in acc.res.iter_mut() {
+                    for _ in 0..n {
+                        r.transformations.push((kin.clone(), kind));
+                    }
+                }
+            }
+        };
         let mut psm = Vec::new();
         for e in &kust.patches_strategic_merge {
             psm.extend(patches::load_psm(&ldr, e)?);
         }
         patches::smp_by_id(&mut acc.res, &psm, false, false)?;
+        if !kust.patches_strategic_merge.is_empty() {
+            mark(acc, "PatchStrategicMergeTransformer", 1);
+        }
         for p in &kust.patches {
             let allow_name = p.options.get("allowNameChange").copied().unwrap_or(false);
             let allow_kind = p.options.get("allowKindChange").copied().unwrap_or(false);
@@ -572,20 +617,36 @@ impl<'a> Builder<'a> {
                     patches::json_by_target(&mut acc.res, &jp, t)?;
                 }
             }
+            mark(acc, "PatchTransformer", 1);
         }
         transformers::namespace(
             &mut acc.res,
             kust.namespace.as_deref().unwrap_or(""),
             &acc.cfg,
         )?;
+        if kust.namespace.as_deref().is_some_and(|n| !n.is_empty()) {
+            mark(acc, "NamespaceTransformer", 1);
+        }
         transformers::prefix_suffix(
             &mut acc.res,
             kust.name_prefix.as_deref().unwrap_or(""),
             kust.name_suffix.as_deref().unwrap_or(""),
             &acc.cfg,
         )?;
+        if kust.name_prefix.as_deref().is_some_and(|n| !n.is_empty()) {
+            mark(acc, "PrefixTransformer", 1);
+        }
+        if kust.name_suffix.as_deref().is_some_and(|n| !n.is_empty()) {
+            mark(acc, "SuffixTransformer", 1);
+        }
         transformers::labels(&mut acc.res, &kust.labels, &kust.common_labels, &acc.cfg)?;
+        if !kust.labels.is_empty() || !kust.common_labels.is_empty() {
+            mark(acc, "LabelTransformer", kust.labels.len() + 1);
+        }
         transformers::annotations(&mut acc.res, &kust.common_annotations, &acc.cfg)?;
+        if !kust.common_annotations.is_empty() {
+            mark(acc, "AnnotationsTransformer", 1);
+        }
         for p in &kust.patches_json6902 {
             let jp = patches::load_json6902(&ldr, p)?;
             let t = p
@@ -593,9 +654,12 @@ impl<'a> Builder<'a> {
                 .as_ref()
                 .ok_or_else(|| Error::Patch("must specify a target for JSON patch".into()))?;
             patches::json_by_target(&mut acc.res, &jp, t)?;
+            mark(acc, "PatchJson6902Transformer", 1);
         }
         transformers::replicas(&mut acc.res, &kust.replicas, &acc.cfg)?;
+        mark(acc, "ReplicaCountTransformer", kust.replicas.len());
         transformers::images(&mut acc.res, &kust.images, &acc.cfg)?;
+        mark(acc, "ImageTagTransformer", kust.images.len());
         let mut reps: Vec<Replacement> = Vec::new();
         for e in &kust.replacements {
             match e {
@@ -622,6 +686,9 @@ impl<'a> Builder<'a> {
             }
         }
         replacements::apply(&mut acc.res, &reps)?;
+        if !kust.replacements.is_empty() {
+            mark(acc, "ReplacementTransformer", 1);
+        }
         merge_vars(&mut acc.vars, kust.vars.clone())?;
         Ok(())
     }
@@ -712,6 +779,7 @@ fn absorb(acc: &mut Acc, mut r: Resource) -> Result<()> {
             r.prefixes = old.prefixes.clone();
             r.suffixes = old.suffixes.clone();
             r.needs_hash = old.needs_hash;
+            r.transformations = old.transformations.clone();
             acc.res[hits[0]] = r;
             Ok(())
         }

@@ -44,6 +44,9 @@ pub struct Resource {
     pub ref_var_names: Vec<String>,
     /// Where the object came from, as kustomize's `config.kubernetes.io/origin` annotation.
     pub origin: Option<String>,
+    /// The transformers that ran over the object (`configuredIn`, builtin kind), for
+    /// `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<(String, &'static str)>,
 }
 
 fn str_at<'a>(obj: &'a Map<String, Value>, a: &str, b: Option<&str>) -> &'a str {
@@ -66,6 +69,7 @@ impl Resource {
             needs_hash: false,
             ref_var_names: Vec::new(),
             origin: None,
+            transformations: Vec::new(),
         }
     }
 
