@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use tether_git::{RepoCache, Source};
-use tether_gitserver::GitServer;
+use tether_git::{Credentials, RepoCache, Source};
+use tether_gitserver::{GitServer, HttpsOptions, Repo};
 
 fn stats(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
@@ -21,15 +21,40 @@ fn stats(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn main() {
-    let server = GitServer::start().expect("server");
-    let repo = server.create_repo("bench").expect("repo");
+fn populate(repo: &Repo) {
     for i in 0..20 {
         repo.write(&format!("dir{}/file{i}.yaml", i % 5), &format!("i: {i}\n"))
             .expect("write");
         repo.commit_and_push(&format!("c{i}")).expect("push");
         repo.tag(&format!("v1.{i}.0")).expect("tag");
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The git CLI without user/system config; `ca` is trusted for https (GIT_SSL_CAINFO).
+fn git(args: &[&str], ca: Option<&std::path::Path>) {
+    let mut cmd = std::process::Command::new("git");
+    cmd.args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env_remove("GIT_SSL_CAINFO");
+    if let Some(ca) = ca {
+        cmd.env("GIT_SSL_CAINFO", ca);
+    }
+    let status = cmd.status().expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+fn main() {
+    println!("(load average at start: {})", load_average());
+    let server = GitServer::start().expect("server");
+    let repo = server.create_repo("bench").expect("repo");
+    populate(&repo);
     let source = Source::new(&server.url("bench"));
 
     let mut cold = Vec::new();
@@ -136,22 +161,50 @@ fn main() {
     // The reference: `git fetch` of the same unchanged repository into a mirror clone.
     let mirror = tempfile::tempdir().expect("temp dir");
     let m = mirror.path().join("m.git");
-    let git = |args: &[&str]| {
-        let status = std::process::Command::new("git")
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .status()
-            .expect("git runs");
-        assert!(status.success(), "git {args:?}");
-    };
     let m_str = m.display().to_string();
-    git(&["clone", "--quiet", "--mirror", &server.url("bench"), &m_str]);
+    git(
+        &["clone", "--quiet", "--mirror", &server.url("bench"), &m_str],
+        None,
+    );
     let mut reference = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
-        git(&["-C", &m_str, "fetch", "--quiet", "origin"]);
+        git(&["-C", &m_str, "fetch", "--quiet", "origin"], None);
         reference.push(t.elapsed());
     }
     stats("reference: `git fetch` (git CLI), unchanged", reference);
+
+    // https: the same repository on a TLS server, its CA trusted by configuration
+    // (`argocd-tls-certs-cm`); one TLS handshake per fetch.
+    let tls = GitServer::start_https(HttpsOptions::default()).expect("https server");
+    populate(&tls.create_repo("bench").expect("repo"));
+    let ca_pem = tls.ca_pem().expect("ca").to_owned();
+    let source = Source::new(&tls.url("bench"))
+        .with_credentials(Credentials::none().with_tls_certs(ca_pem.as_str()));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = RepoCache::new(dir.path()).expect("cache");
+    cache.fetch(&source).expect("fetch");
+    let mut warm = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        cache.fetch(&source).expect("fetch");
+        warm.push(t.elapsed());
+    }
+    stats("https: warm fetch, unchanged", warm);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &ca_pem).expect("write");
+    let m = mirror.path().join("tls.git");
+    let m_str = m.display().to_string();
+    git(
+        &["clone", "--quiet", "--mirror", &tls.url("bench"), &m_str],
+        Some(&ca),
+    );
+    let mut reference = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        git(&["-C", &m_str, "fetch", "--quiet", "origin"], Some(&ca));
+        reference.push(t.elapsed());
+    }
+    stats("https: reference `git fetch` (git CLI)", reference);
+    println!("(load average at end: {})", load_average());
 }

@@ -1,11 +1,12 @@
 //! Writing a commit's tree to disk: into a temporary sibling directory first, renamed into place
 //! when complete, so a checkout directory that exists is always whole. Files are written read-only
-//! (`0444`, `0555` when executable), symlinks as symlinks (their targets are policed on read by
+//! (`0444`, `0555` when executable, less the process umask), symlinks as symlinks (their targets are policed on read by
 //! [`crate::Checkout::resolve`]), submodules as empty directories. Entry names that Git itself
 //! refuses (`..`, `.`, `.git`, names with `/` or NUL) abort the checkout.
 
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use gix::objs::tree::EntryKind;
@@ -146,13 +147,19 @@ fn write_tree(
             }
             EntryKind::Blob | EntryKind::BlobExecutable => {
                 let blob = repo.find_blob(oid).map_err(|e| err(&path_rel, &e))?;
-                std::fs::write(&path, &blob.data).map_err(|e| err(&path_rel, &e))?;
                 let mode = if kind == EntryKind::BlobExecutable {
                     0o555
                 } else {
                     0o444
                 };
-                set_mode(&path, mode).map_err(|e| err(&path_rel, &e))?;
+                // Created read-only (less the umask) in one call: no chmod per file.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(mode)
+                    .open(&path)
+                    .map_err(|e| err(&path_rel, &e))?;
+                file.write_all(&blob.data).map_err(|e| err(&path_rel, &e))?;
             }
             EntryKind::Link => {
                 let blob = repo.find_blob(oid).map_err(|e| err(&path_rel, &e))?;
