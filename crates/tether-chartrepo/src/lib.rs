@@ -11,6 +11,7 @@
 //! repository's own scheme/host/port unless [`RepoClient::pass_credentials_to_all_hosts`] is set (Helm's
 //! `--pass-credentials`), and never appear in errors or logs: URLs are shown without user-info.
 
+pub mod helm;
 pub mod index;
 pub use tether_semver as semver;
 
@@ -317,6 +318,12 @@ impl RepoClient {
         }
         write_atomically(&dir, &file_name, &bytes).await?;
         Ok(path)
+    }
+
+    /// Downloads `url` (a chart archive outside any index: no digest to check, not cached).
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>, Error> {
+        let (url, creds) = Self::parse_repo(url)?;
+        self.get(&url, &url, creds.as_ref()).await
     }
 
     /// [`RepoClient::resolve`] then [`RepoClient::fetch`].

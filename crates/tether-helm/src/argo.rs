@@ -226,6 +226,21 @@ pub fn prepare(
     Ok((user, opts))
 }
 
+/// Loads the chart at `chart_dir` as the repo-server prepares it: when dependencies are missing from
+/// `charts/`, it runs the equivalent of `helm dependency build` through `fetcher` (Chart.lock's
+/// versions when present, else Chart.yaml's constraints); without a fetcher they stay missing and
+/// rendering gives Helm's error.
+pub fn load(
+    chart_dir: &Path,
+    fetcher: Option<&dyn crate::DependencyFetcher>,
+) -> Result<Renderer, Error> {
+    let mut chart = crate::load(chart_dir)?;
+    if fetcher.is_some() {
+        crate::resolve_dependencies(&mut chart, fetcher, crate::DependencyMode::Build)?;
+    }
+    Ok(Renderer::new(chart))
+}
+
 /// Renders a chart for an Application's `source.helm` (use a cached [`Renderer`] for repeated renders).
 pub fn render(
     renderer: &Renderer,

@@ -70,6 +70,34 @@ pub struct Metadata {
     pub chart_type: String,
 }
 
+/// Chart.lock: the versions `helm dependency update` picked, and the digest of Chart.yaml's
+/// dependencies with them (Helm's `resolver.HashReq`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lock {
+    pub digest: String,
+    pub dependencies: Vec<Dependency>,
+}
+
+/// Parses Chart.lock / requirements.lock.
+pub fn parse_lock(data: &[u8], file: &str) -> Result<Lock, Error> {
+    let text = String::from_utf8_lossy(data);
+    let m = match Value::from_yaml_str(&text) {
+        Ok(Value::Map(m)) => m.borrow().clone(),
+        Ok(Value::Nil) => BTreeMap::new(),
+        Ok(other) => {
+            return Err(Error::Load(format!(
+                "cannot load {file}: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type chart.Lock",
+                json_kind(&other)
+            )));
+        }
+        Err(e) => return Err(Error::Load(format!("cannot load {file}: {e}"))),
+    };
+    Ok(Lock {
+        digest: get_str(&m, "digest", file, "Lock.digest of type string")?,
+        dependencies: parse_dependencies(m.get("dependencies"), file)?,
+    })
+}
+
 /// A loaded chart with its subcharts.
 #[derive(Debug, Clone, Default)]
 pub struct Chart {
@@ -85,6 +113,8 @@ pub struct Chart {
     pub schema: Option<Vec<u8>>,
     /// Whether a Chart.lock / requirements.lock was present.
     pub has_lock: bool,
+    /// The parsed Chart.lock (requirements.lock for apiVersion v1 charts).
+    pub lock: Option<Lock>,
     /// Subcharts from `charts/`, in name order.
     pub dependencies: Vec<Chart>,
 }
@@ -392,7 +422,10 @@ pub fn load_files(files: Vec<File>) -> Result<Chart, Error> {
     for f in files {
         match f.name.as_str() {
             "Chart.yaml" => {}
-            "Chart.lock" => c.has_lock = true,
+            "Chart.lock" => {
+                c.has_lock = true;
+                c.lock = Some(parse_lock(&f.data, "Chart.lock")?);
+            }
             "values.yaml" => {
                 let text = String::from_utf8_lossy(&f.data).into_owned();
                 match Value::from_yaml_str(&text) {
@@ -422,6 +455,7 @@ pub fn load_files(files: Vec<File>) -> Result<Chart, Error> {
             }
             "requirements.lock" => {
                 c.has_lock = true;
+                c.lock = Some(parse_lock(&f.data, "requirements.lock")?);
                 if md.as_ref().is_some_and(|m| m.api_version == "v1") {
                     c.files.push(f);
                 }

@@ -206,15 +206,33 @@ pub struct Document {
     pub object: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Hook for fetching dependencies that are declared but missing from `charts/` (HTTP/OCI chart
-/// repositories live in another crate). Returning `Ok(None)` keeps Helm's error.
+/// How missing dependencies are filled in, as the Helm command that would do it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DependencyMode {
+    /// `helm dependency build` (what Argo CD's repo-server runs): the versions of Chart.lock when
+    /// there is one (which must be in sync with Chart.yaml: same digest), else as `Update`.
+    Build,
+    /// `helm dependency update` (what `helm template --dependency-update` runs): Chart.yaml's version
+    /// constraints resolved against the repositories; Chart.lock is ignored.
+    Update,
+}
+
+/// Fetches dependencies that are declared but missing from `charts/` (HTTP chart repositories are
+/// implemented by tether-chartrepo). Returning `Ok(None)` keeps Helm's missing-dependency error.
 pub trait DependencyFetcher: Send + Sync {
-    /// Returns the chart archive (`.tgz` bytes) for a missing dependency of `parent`.
+    /// Returns the chart for `dep` of `parent`. `dep.version` is the constraint to resolve, or the
+    /// exact version Chart.lock pinned (in [`DependencyMode::Build`]).
     fn fetch(
         &self,
         parent: &chart::Metadata,
         dep: &chart::Dependency,
-    ) -> Result<Option<Vec<u8>>, Error>;
+    ) -> Result<Option<Chart>, Error>;
+
+    /// The repository URL for a dependency's `repository` (`@name` / `alias:name` are names of
+    /// configured repositories): used for the Chart.lock digest, as Helm rewrites aliases before it.
+    fn repository_url(&self, repository: &str) -> Result<String, Error> {
+        Ok(repository.to_owned())
+    }
 }
 
 /// Helm's `CheckDependencies`: every declared dependency must be present in `charts/`.
@@ -235,26 +253,132 @@ pub fn check_dependencies(c: &Chart) -> Result<(), Error> {
     )))
 }
 
-/// Fills missing dependencies through a fetcher, then checks them.
+/// Go's `json.Marshal` of a string (HTML characters and U+2028/9 escaped).
+fn go_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for ch in serde_json::to_string(s).unwrap_or_default().chars() {
+        match ch {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `json.Marshal` of a `*chart.Dependency`.
+fn go_json_dependency(d: &chart::Dependency) -> String {
+    let mut out = format!("{{\"name\":{}", go_json_string(&d.name));
+    if !d.version.is_empty() {
+        out += &format!(",\"version\":{}", go_json_string(&d.version));
+    }
+    out += &format!(",\"repository\":{}", go_json_string(&d.repository));
+    if !d.condition.is_empty() {
+        out += &format!(",\"condition\":{}", go_json_string(&d.condition));
+    }
+    if !d.tags.is_empty() {
+        let tags: Vec<String> = d.tags.iter().map(|t| go_json_string(t)).collect();
+        out += &format!(",\"tags\":[{}]", tags.join(","));
+    }
+    if d.enabled {
+        out += ",\"enabled\":true";
+    }
+    if !d.import_values.is_empty() {
+        let items: Vec<String> = d
+            .import_values
+            .iter()
+            .map(|iv| match iv {
+                chart::ImportValue::Export(s) => go_json_string(s),
+                chart::ImportValue::Map { child, parent } => format!(
+                    "{{\"child\":{},\"parent\":{}}}",
+                    go_json_string(child),
+                    go_json_string(parent)
+                ),
+            })
+            .collect();
+        out += &format!(",\"import-values\":[{}]", items.join(","));
+    }
+    if !d.alias.is_empty() {
+        out += &format!(",\"alias\":{}", go_json_string(&d.alias));
+    }
+    out + "}"
+}
+
+/// Helm's `resolver.HashReq`: `sha256:` + the SHA-256 of the JSON of `[requirements, locked]`.
+pub fn hash_req(req: &[chart::Dependency], locked: &[chart::Dependency]) -> String {
+    use sha2::{Digest, Sha256};
+    let list = |deps: &[chart::Dependency]| {
+        let items: Vec<String> = deps.iter().map(go_json_dependency).collect();
+        format!("[{}]", items.join(","))
+    };
+    let json = format!("[{},{}]", list(req), list(locked));
+    let digest = Sha256::digest(json.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Fills dependencies missing from `charts/` through `fetcher` as `helm dependency build` /
+/// `helm dependency update` would (see [`DependencyMode`]), then checks them (Helm's error when one
+/// is still missing). Without a fetcher this is [`check_dependencies`] (`helm template`).
 pub fn resolve_dependencies(
     c: &mut Chart,
     fetcher: Option<&dyn DependencyFetcher>,
+    mode: DependencyMode,
 ) -> Result<(), Error> {
-    if let Some(f) = fetcher {
-        let missing: Vec<chart::Dependency> = c
-            .metadata
-            .dependencies
-            .iter()
-            .filter(|r| !c.dependencies.iter().any(|d| d.metadata.name == r.name))
-            .cloned()
-            .collect();
-        for dep in missing {
-            if let Some(tgz) = f.fetch(&c.metadata, &dep)? {
-                let sc = load_archive(&tgz)?;
-                c.dependencies.push(sc);
+    let Some(f) = fetcher else {
+        return check_dependencies(c);
+    };
+    let missing: Vec<chart::Dependency> = c
+        .metadata
+        .dependencies
+        .iter()
+        .filter(|r| !c.dependencies.iter().any(|d| d.metadata.name == r.name))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let lock = match (mode, &c.lock) {
+        (DependencyMode::Build, Some(lock)) => {
+            let lock_file = if c.metadata.api_version == "v1" {
+                ("requirements.lock", "requirements.yaml")
+            } else {
+                ("Chart.lock", "Chart.yaml")
+            };
+            let mut req = c.metadata.dependencies.clone();
+            for d in &mut req {
+                if d.repository.starts_with('@') || d.repository.starts_with("alias:") {
+                    d.repository = f.repository_url(&d.repository)?;
+                }
+            }
+            if hash_req(&req, &lock.dependencies) != lock.digest {
+                return Err(Error::Dependencies(format!(
+                    "the lock file ({}) is out of sync with the dependencies file ({}). Please update the dependencies",
+                    lock_file.0, lock_file.1
+                )));
+            }
+            Some(lock)
+        }
+        _ => None,
+    };
+    let mut fetched = Vec::new();
+    for mut dep in missing {
+        if let Some(lock) = lock {
+            match lock.dependencies.iter().find(|l| l.name == dep.name) {
+                Some(locked) => dep.version = locked.version.clone(),
+                None => continue,
             }
         }
+        if let Some(sc) = f.fetch(&c.metadata, &dep)? {
+            fetched.push(sc);
+        }
     }
+    c.dependencies.extend(fetched);
+    c.dependencies
+        .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     check_dependencies(c)
 }
 

@@ -5,7 +5,16 @@
 //!     [--set-file K=PATH]... [--set-literal K=V]... [--release-name NAME] [--namespace NS]
 //!     [--kube-version V] [--api-versions G/V]... [--include-crds] [--skip-crds] [--no-hooks]
 //!     [--skip-tests] [--skip-schema-validation] [--output yaml|json]
+//!     [--dependency-update] [--repo URL [--version C]]
 //! ```
+//!
+//! CHART is a directory, a `.tgz`, an `http(s)://…/chart.tgz` URL, or with `--repo` a chart name in
+//! that HTTP chart repository (`--version` a Masterminds constraint, default the newest release).
+//! As `helm template`, missing dependencies are an error unless `--dependency-update`, which resolves
+//! them like `helm dependency update` (Chart.yaml's constraints; Chart.lock is not consulted) in
+//! memory: nothing is written to the chart directory. `@name` repositories come from Helm's
+//! `repositories.yaml` (`$HELM_REPOSITORY_CONFIG`, else `$HELM_CONFIG_HOME`, else `~/.config/helm`).
+//! Archives are cached under `$TETHER_CACHE_DIR/charts` (default `~/.cache/tether/charts`).
 
 use anyhow::Context;
 use std::io::Write;
@@ -15,9 +24,20 @@ use super::render::OutputFormat;
 
 /// `tether render helm`.
 #[derive(Debug, Clone, clap::Args)]
+// `--version` is the chart version, as in `helm template`.
+#[command(disable_version_flag = true)]
 pub struct HelmArgs {
-    /// Chart directory or `.tgz` archive.
+    /// Chart directory, `.tgz` archive, `http(s)://` archive URL, or chart name with `--repo`.
     pub chart: PathBuf,
+    /// Chart repository URL where CHART is looked up (`helm template --repo`).
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// Version constraint for `--repo` (default: the newest release).
+    #[arg(long = "version", id = "chart_version", value_name = "C")]
+    pub chart_version: Option<String>,
+    /// Fetch dependencies missing from `charts/` first (`helm dependency update`, in memory).
+    #[arg(long)]
+    pub dependency_update: bool,
     /// Values file (YAML); later files win.
     #[arg(long = "values", short = 'f', value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -70,6 +90,9 @@ impl HelmArgs {
     pub fn for_chart(chart: PathBuf) -> HelmArgs {
         HelmArgs {
             chart,
+            repo: None,
+            chart_version: None,
+            dependency_update: false,
             values: Vec::new(),
             set: Vec::new(),
             set_string: Vec::new(),
@@ -112,7 +135,7 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
         skip_tests: a.skip_tests,
         skip_schema_validation: a.skip_schema_validation,
     };
-    let r = tether_helm::render(&a.chart, &user, &opts)?;
+    let r = tether_helm::Renderer::new(load_chart(a)?).render(&user, &opts)?;
     let text = match fmt {
         OutputFormat::Yaml => r.text,
         OutputFormat::Json => {
@@ -124,4 +147,90 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
     out.write_all(text.as_bytes())
         .context("writing manifests")?;
     Ok(())
+}
+
+/// Where fetched chart archives are cached.
+fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TETHER_CACHE_DIR") {
+        return PathBuf::from(d).join("charts");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("tether").join("charts")
+}
+
+/// Helm's `repositories.yaml`, for `@name` / `alias:name` dependencies (a missing file is no
+/// repositories, as in Helm).
+fn helm_repositories() -> anyhow::Result<Vec<tether_chartrepo::helm::Repository>> {
+    let path = match std::env::var_os("HELM_REPOSITORY_CONFIG") {
+        Some(p) => PathBuf::from(p),
+        None => std::env::var_os("HELM_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CONFIG_HOME").map(|d| PathBuf::from(d).join("helm")))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config").join("helm"))
+            })
+            .unwrap_or_default()
+            .join("repositories.yaml"),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
+    };
+    let file: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+    let field = |r: &serde_yaml::Value, k: &str| {
+        r.get(k)
+            .and_then(serde_yaml::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let entries = file
+        .get("repositories")
+        .and_then(serde_yaml::Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    Ok(entries
+        .iter()
+        .map(|r| tether_chartrepo::helm::Repository {
+            name: field(r, "name"),
+            url: field(r, "url"),
+            credentials: (!field(r, "username").is_empty()).then(|| {
+                tether_chartrepo::Credentials {
+                    username: field(r, "username"),
+                    password: field(r, "password"),
+                }
+            }),
+        })
+        .collect())
+}
+
+/// Loads CHART (directory, archive, URL or `--repo` name) and, with `--dependency-update`, fills in
+/// its missing dependencies.
+fn load_chart(a: &HelmArgs) -> anyhow::Result<tether_helm::Chart> {
+    let mut fetcher = tether_chartrepo::helm::HelmFetcher::new(cache_dir());
+    let name = a.chart.to_string_lossy();
+    let mut chart = if let Some(repo) = &a.repo {
+        let path = fetcher.pull(repo, &name, a.chart_version.as_deref().unwrap_or(""))?;
+        tether_helm::load(&path)?
+    } else if name.starts_with("http://") || name.starts_with("https://") {
+        tether_helm::load_archive(&fetcher.download(&name)?)?
+    } else {
+        fetcher = fetcher.with_chart_dir(&a.chart);
+        tether_helm::load(&a.chart)?
+    };
+    if a.dependency_update {
+        for r in helm_repositories()? {
+            fetcher = fetcher.with_repository(r);
+        }
+        tether_helm::resolve_dependencies(
+            &mut chart,
+            Some(&fetcher),
+            tether_helm::DependencyMode::Update,
+        )?;
+    }
+    Ok(chart)
 }
