@@ -7,8 +7,9 @@
 //! Then it prints two measurements:
 //!
 //! 1. per representation: the heap bytes that hold each object of the mix, as kube-runtime's
-//!    reflector would (a full `DynamicObject`), a stripped `DynamicObject`, a stripped
-//!    `serde_json::Value`, and the cache's `LiveObject`: the net bytes allocated by a deep clone
+//!    reflector would (a full `DynamicObject`), a stripped `DynamicObject`, the compact JSON
+//!    string of the stripped object (the cache's first form), and the cache's `LiveObject`
+//!    (managedFields kept, as by default, and stripped): the net bytes allocated by a deep clone
 //!    of every object (clones allocate exactly what they hold; allocator bookkeeping and map
 //!    slack are not counted) plus the inline size; the `Vec` that holds the clones is allocated
 //!    before counting;
@@ -53,9 +54,13 @@ fn scope() -> WatchScope {
     )
 }
 
+/// Net bytes still allocated since the region began. stats_alloc already adds a realloc's
+/// growth to `bytes_allocated` (and its shrinking to `bytes_deallocated`); `bytes_reallocated`
+/// is the same growth again and must not be added (the first version of this bench did, which
+/// counted every buffer grown by realloc twice, e.g. list response bodies and JSON writers).
 fn net(region: &Region<'_, System>) -> i64 {
     let s = region.change();
-    s.bytes_allocated as i64 - s.bytes_deallocated as i64 + s.bytes_reallocated as i64
+    s.bytes_allocated as i64 - s.bytes_deallocated as i64
 }
 
 fn tracking(app: &str, group: &str, kind: &str, ns: &str, name: &str) -> Value {
@@ -186,10 +191,10 @@ async fn main() -> Result<()> {
     // Per representation, over the objects of the mix (listed with managedFields).
     let discovery = tether_cluster::ApiResources::discover(&client).await?;
     println!(
-        "| kind | objects | JSON as served (bytes) | DynamicObject, full | DynamicObject, stripped | serde_json::Value, stripped | LiveObject (cache) |"
+        "| kind | objects | JSON as served (bytes) | DynamicObject, full | DynamicObject, stripped | JSON string, stripped | LiveObject, managedFields kept (default) | LiveObject, stripped | encoded bytes (default) |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    let mut totals = [0i64; 5];
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut totals = [0i64; 7];
     let mut count = 0usize;
     for (group, kind) in KINDS {
         let info = std::sync::Arc::new(
@@ -216,7 +221,7 @@ async fn main() -> Result<()> {
             .sum();
         let mut holder_full: Vec<DynamicObject> = Vec::with_capacity(n);
         let mut holder_stripped: Vec<DynamicObject> = Vec::with_capacity(n);
-        let mut holder_value: Vec<Value> = Vec::with_capacity(n);
+        let mut holder_value: Vec<Box<str>> = Vec::with_capacity(n);
         let mut holder_live: Vec<LiveObject> = Vec::with_capacity(n);
         let inline = |size: usize| (size * n) as i64;
 
@@ -239,25 +244,35 @@ async fn main() -> Result<()> {
         holder_stripped.extend(stripped_items.iter().cloned());
         let stripped = net(&r) + inline(std::mem::size_of::<DynamicObject>());
 
-        let parsed: Vec<Value> = values
-            .iter()
-            .map(|s| serde_json::from_str::<Value>(s).unwrap_or(Value::Null))
-            .collect();
         let r = Region::new(GLOBAL);
-        holder_value.extend(parsed.iter().cloned());
-        let value = net(&r) + inline(std::mem::size_of::<Value>());
+        holder_value.extend(values.iter().map(|s| s.clone().into_boxed_str()));
+        let value = net(&r) + inline(std::mem::size_of::<Box<str>>());
 
-        let settings = CacheSettings::default();
-        let built: Vec<LiveObject> = items
-            .into_iter()
-            .map(|o| LiveObject::from_dynamic(o, &info, &settings))
-            .collect();
-        let r = Region::new(GLOBAL);
-        holder_live.extend(built.iter().cloned());
-        let live = net(&r) + inline(std::mem::size_of::<LiveObject>());
-        drop(built);
+        let live_bytes = |settings: &CacheSettings, holder: &mut Vec<LiveObject>| {
+            let built: Vec<LiveObject> = items
+                .iter()
+                .cloned()
+                .map(|o| LiveObject::from_dynamic(o, &info, settings))
+                .collect();
+            let encoded: usize = built.iter().map(LiveObject::encoded_len).sum();
+            let r = Region::new(GLOBAL);
+            holder.extend(built.iter().cloned());
+            (
+                net(&r) + inline(std::mem::size_of::<LiveObject>()),
+                encoded as i64,
+            )
+        };
+        let (live, encoded) = live_bytes(&CacheSettings::default(), &mut holder_live);
+        let mut holder_live_stripped: Vec<LiveObject> = Vec::with_capacity(n);
+        let (live_stripped, _) = live_bytes(
+            &CacheSettings {
+                keep_managed_fields: false,
+                ..CacheSettings::default()
+            },
+            &mut holder_live_stripped,
+        );
         println!(
-            "| {}{kind} | {n} | {} | {} | {} | {} | {} |",
+            "| {}{kind} | {n} | {} | {} | {} | {} | {} | {} | {} |",
             if group.is_empty() {
                 String::new()
             } else {
@@ -267,23 +282,40 @@ async fn main() -> Result<()> {
             full / n as i64,
             stripped / n as i64,
             value / n as i64,
-            live / n as i64
+            live / n as i64,
+            live_stripped / n as i64,
+            encoded / n as i64,
         );
-        for (t, v) in totals.iter_mut().zip([served, full, stripped, value, live]) {
+        for (t, v) in
+            totals
+                .iter_mut()
+                .zip([served, full, stripped, value, live, live_stripped, encoded])
+        {
             *t += v;
         }
         count += n;
-        drop((holder_full, holder_stripped, holder_value, holder_live));
+        drop((
+            holder_full,
+            holder_stripped,
+            holder_value,
+            holder_live,
+            holder_live_stripped,
+        ));
     }
     let c = count as i64;
     println!(
-        "| **mix** | {count} | {} | {} | {} | {} | {} |",
+        "| **mix** | {count} | {} | {} | {} | {} | **{}** | {} | {} |",
         totals[0] / c,
         totals[1] / c,
         totals[2] / c,
         totals[3] / c,
-        totals[4] / c
+        totals[4] / c,
+        totals[5] / c,
+        totals[6] / c
     );
+    let (strings, bytes) = tether_cluster::compact::table_stats();
+    println!();
+    println!("interned strings (shared by all objects): {strings}, {bytes} bytes of text");
     println!();
     println!(
         "| cache run | objects | retained heap (B) | B per object added since the previous run |"

@@ -6,8 +6,9 @@
 //! API server answers 410 Gone, and backoff on errors. The cache consumes its events into a store
 //! of its own rather than kube-runtime's reflector `Store`, for two reasons:
 //!
-//! - compactness: each object is kept as one compact JSON string (without `managedFields` and
-//!   the last-applied annotation unless configured), plus its key and owner, instead of a
+//! - compactness: each object is kept as one byte string in [`crate::compact`]'s encoding (the
+//!   strings that repeat across objects interned; the last-applied annotation dropped and
+//!   `managedFields` kept unless configured otherwise), plus its key and owner, instead of a
 //!   `DynamicObject` tree keyed by an `ObjectRef` that repeats the `ApiResource` per entry
 //!   (see `docs/benchmarks.md`, "Live-state cache");
 //! - the application index: every store change updates the index from app name to objects in
@@ -98,7 +99,9 @@ pub struct CacheSettings {
     pub cluster_url: String,
     /// How objects are attributed to applications.
     pub tracking: Tracking,
-    /// Keep `metadata.managedFields` (needed to attribute drift to field managers).
+    /// Keep `metadata.managedFields` (the default: the diff needs them to attribute drift to
+    /// field managers, for `managedFieldsManagers`, and to see fields Tether applied before
+    /// and no longer desires).
     pub keep_managed_fields: bool,
     /// Keep the `kubectl.kubernetes.io/last-applied-configuration` annotation.
     pub keep_last_applied: bool,
@@ -114,7 +117,7 @@ impl Default for CacheSettings {
             filter: ResourceFilter::default(),
             cluster_url: IN_CLUSTER_URL.to_owned(),
             tracking: Tracking::default(),
-            keep_managed_fields: false,
+            keep_managed_fields: true,
             keep_last_applied: false,
             scope: WatchScope::All,
             discovery_min_interval: Duration::from_secs(3),
@@ -122,8 +125,9 @@ impl Default for CacheSettings {
     }
 }
 
-/// A live object as the cache holds it: its key, its owner and the object as compact JSON.
-/// Secret values are replaced by keyed hashes ([`hide_secret_values`]).
+/// A live object as the cache holds it: its key, its owner and the object in the compact
+/// encoding of [`crate::compact`] (repeated strings interned). Secret values are replaced by
+/// keyed hashes ([`hide_secret_values`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveObject {
     resource: Arc<ResourceInfo>,
@@ -132,7 +136,7 @@ pub struct LiveObject {
     resource_version: Box<str>,
     app: Option<Box<str>>,
     has_owner: bool,
-    json: Box<str>,
+    encoded: Box<[u8]>,
 }
 
 impl LiveObject {
@@ -176,7 +180,7 @@ impl LiveObject {
             resource_version: resource_version.into(),
             app: app.map(Into::into),
             has_owner,
-            json: value.to_string().into(),
+            encoded: crate::compact::encode(&value),
         }
     }
 
@@ -226,13 +230,18 @@ impl LiveObject {
     }
 
     /// The object as compact JSON.
-    pub fn json(&self) -> &str {
-        &self.json
+    pub fn json(&self) -> String {
+        self.value().to_string()
     }
 
-    /// The object parsed.
+    /// The object.
     pub fn value(&self) -> Value {
-        serde_json::from_str(&self.json).expect("the cache stores JSON it wrote itself")
+        crate::compact::decode(&self.encoded)
+    }
+
+    /// Bytes of the encoded object (without the key, owner and inline fields).
+    pub fn encoded_len(&self) -> usize {
+        self.encoded.len()
     }
 
     /// Its key: group, kind, namespace and name.
@@ -947,21 +956,33 @@ mod tests {
         let v = o.value();
         assert_eq!(v["apiVersion"], "v1");
         assert_eq!(v["kind"], "ConfigMap");
-        assert!(v["metadata"].get("managedFields").is_none());
+        assert!(v["metadata"].get("managedFields").is_some());
         assert!(v["metadata"]["annotations"].get(LAST_APPLIED).is_none());
         assert_eq!(o.app(), Some("guestbook"));
         assert_eq!(o.key(), ResourceKey::new("", "ConfigMap", "ns", "a"));
 
+        let strip = CacheSettings {
+            keep_managed_fields: false,
+            ..CacheSettings::default()
+        };
+        let obj: DynamicObject = serde_json::from_str(&cm("a", "1", None).json()).expect("json");
+        let stripped = LiveObject::from_dynamic(obj.clone(), &info(), &strip);
+        assert!(stripped.value()["metadata"].get("managedFields").is_none());
         let keep = CacheSettings {
-            keep_managed_fields: true,
             keep_last_applied: true,
             ..CacheSettings::default()
         };
-        let obj: DynamicObject = serde_json::from_str(&cm("a", "1", None).json).expect("json");
         let mut obj = obj;
-        obj.metadata.managed_fields = Some(vec![Default::default()]);
+        obj.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(LAST_APPLIED.into(), "{}".into());
         let kept = LiveObject::from_dynamic(obj, &info(), &keep);
-        assert!(kept.value()["metadata"].get("managedFields").is_some());
+        assert!(
+            kept.value()["metadata"]["annotations"]
+                .get(LAST_APPLIED)
+                .is_some()
+        );
     }
 
     #[test]

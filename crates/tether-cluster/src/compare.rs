@@ -7,26 +7,30 @@
 //!    applying), and excluded kinds are left out;
 //! 2. the live objects are those with the desired keys plus those the tracking index attributes
 //!    to the app; a live object no desired object names `requiresPruning`;
-//! 3. each pair is diffed two-way as gitops-engine does without a last-applied configuration:
-//!    the desired object is laid over the live one (fields only the server or other managers set
-//!    stay), both are normalised by `tether-diff` with the app's `ignoreDifferences`
-//!    (`jsonPointers`) applied, and the resource is `OutOfSync` when the result differs from the
-//!    live object; Secret values are compared as keyed hashes (the cache holds no Secret value)
-//!    and masked in every diff;
-//! 4. health comes from `tether-health`, per object and for the app.
+//! 3. each pair is compared by `tether-diff` ([`tether_diff::diff`], or
+//!    [`tether_diff::server_side_diff`] against an SSA dry-run when `ServerSideDiff=true` is set
+//!    on the resource, on the Application or as the controller's default) with a
+//!    [`DiffConfig`] built from the app's `ignoreDifferences` (`jsonPointers`,
+//!    `jqPathExpressions`, `managedFieldsManagers`) and argocd-cm's settings; Secret values are
+//!    compared as keyed hashes (the cache holds no Secret value) and masked in every diff, and
+//!    each drifted field is attributed to the field manager that owns it live;
+//! 4. with `RespectIgnoreDifferences=true` in the app's sync options, the desired object handed
+//!    back for sync takes the ignored fields from live ([`tether_diff::respect_ignore_differences`]);
+//! 5. health comes from `tether-health`, per object and for the app.
 //!
 //! Hooks are listed (`hook: true`) without a sync status and do not count towards the app's
 //! sync status; live-only objects annotated `argocd.argoproj.io/compare-options:
 //! IgnoreExtraneous` are `OutOfSync` but leave the app `Synced`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use globset::Glob;
 use serde_json::Value;
+use tether_diff::{Change, CompareOptions, DiffConfig, SystemSettings};
 use tether_health::{HealthChecker, ManagedResource};
-use tether_model::annotations::{COMPARE_OPTIONS, HELM_HOOK_WEIGHT, SYNC_WAVE, parse_wave};
+use tether_model::annotations::{HELM_HOOK_WEIGHT, SYNC_WAVE, parse_wave};
 use tether_model::application::{
     Application, HealthStatus, HealthStatusCode, ResourceStatus, SyncStatusCode,
 };
@@ -34,7 +38,7 @@ use tether_model::resource::ResourceKey;
 use tether_model::source::ResourceIgnoreDifferences;
 
 use crate::ClusterError;
-use crate::cache::{ClusterCache, LiveObject, hide_secret_values};
+use crate::cache::{ClusterCache, HIDDEN_PREFIX, LiveObject, hide_secret_values};
 use crate::tracking::group_kind;
 
 /// The application being compared.
@@ -47,6 +51,19 @@ pub struct CompareTarget {
     pub destination_namespace: String,
     /// `spec.ignoreDifferences`.
     pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+    /// argocd-cm's diff settings (`resource.customizations.ignoreDifferences.*`,
+    /// `resource.compareoptions`).
+    pub system: SystemSettings,
+    /// The time limit of one jq expression (Argo CD's `ignore.normalizer.jq.timeout`, 1 s).
+    pub jq_timeout: Duration,
+    /// The Application's own `argocd.argoproj.io/compare-options` (`ServerSideDiff`,
+    /// `IncludeMutationWebhook`); a resource's annotation overrides it.
+    pub compare_options: CompareOptions,
+    /// The controller's default for server-side diff (Argo CD's `controller.diff.server.side`).
+    pub server_side_diff: bool,
+    /// `RespectIgnoreDifferences=true` in the app's sync options: the desired objects handed
+    /// back for sync keep the live values of ignored fields.
+    pub respect_ignore_differences: bool,
     /// Namespace and name of the Application object itself (an app managing its own manifest
     /// does not count towards its own health).
     pub self_app: Option<(String, String)>,
@@ -61,6 +78,11 @@ impl CompareTarget {
             app: app.to_owned(),
             destination_namespace: destination_namespace.to_owned(),
             ignore_differences: Vec::new(),
+            system: SystemSettings::default(),
+            jq_timeout: tether_diff::DEFAULT_JQ_TIMEOUT,
+            compare_options: CompareOptions::default(),
+            server_side_diff: false,
+            respect_ignore_differences: false,
             self_app: None,
             watch_timeout: Duration::from_secs(30),
         }
@@ -75,13 +97,41 @@ impl CompareTarget {
         } else {
             format!("{ns}_{name}")
         };
+        let compare_options = app
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(tether_diff::options::COMPARE_OPTIONS))
+            .map(|v| CompareOptions::parse(v))
+            .unwrap_or_default();
+        let respect_ignore_differences = app.spec.sync_policy.as_ref().is_some_and(|p| {
+            p.sync_options
+                .iter()
+                .any(|o| o.trim() == "RespectIgnoreDifferences=true")
+        });
         Self {
             app: instance,
             destination_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
             ignore_differences: app.spec.ignore_differences.clone(),
+            compare_options,
+            respect_ignore_differences,
             self_app: Some((ns, name)),
-            watch_timeout: Duration::from_secs(30),
+            ..Self::new("", "")
         }
+    }
+
+    /// The diff configuration of this target (checks every pointer and jq expression once).
+    pub fn diff_config(&self) -> Result<DiffConfig, tether_diff::DiffError> {
+        DiffConfig::new(&self.ignore_differences, &self.system, self.jq_timeout)
+    }
+
+    /// Whether the resource `obj` (desired, else live) is compared server-side.
+    pub fn uses_server_side_diff(&self, obj: &Value) -> bool {
+        CompareOptions::server_side_diff_for(
+            &self.compare_options,
+            &CompareOptions::of(obj),
+            self.server_side_diff,
+        )
     }
 }
 
@@ -98,6 +148,11 @@ pub struct ResourceDiff {
     pub predicted_live: Value,
     /// Unified YAML diff, `live/…` to `desired/…`; empty when not modified.
     pub unified: String,
+    /// The changed fields (structured), each attributed to the live field's manager when the
+    /// live `managedFields` say who set it.
+    pub changes: Vec<Change>,
+    /// Whether the comparison used a server-side apply dry-run.
+    pub server_side: bool,
 }
 
 /// One resource of the comparison.
@@ -107,7 +162,8 @@ pub struct ComparedResource {
     pub status: ResourceStatus,
     /// Its key.
     pub key: ResourceKey,
-    /// The desired object as it would be applied (namespace defaulted, tracking set).
+    /// The desired object as it would be applied (namespace defaulted, tracking set; with
+    /// `RespectIgnoreDifferences=true`, ignored fields taken from live).
     pub desired: Option<Value>,
     /// The live object.
     pub live: Option<Arc<LiveObject>>,
@@ -161,101 +217,72 @@ pub fn sync_wave(obj: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn has_compare_option(obj: &Value, option: &str) -> bool {
-    annotation(obj, COMPARE_OPTIONS).is_some_and(|v| v.split(',').any(|o| o.trim() == option))
+fn is_secret(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
 }
 
-fn glob_match(pattern: &str, value: &str) -> bool {
-    pattern == value
-        || Glob::new(pattern)
-            .map(|g| g.compile_matcher().is_match(value))
-            .unwrap_or(false)
+/// A desired Secret as the cache would hold it: `stringData` folded into `data`, values
+/// replaced by the cache's keyed hashes, so it compares with the cached live Secret.
+fn hashed_secret(desired: &Value) -> Value {
+    let mut d = tether_diff::normalize(desired, true);
+    hide_secret_values(&mut d);
+    // `normalize` drops server metadata; keep what the desired object said (nothing server-set).
+    d
 }
 
-/// Whether an `ignoreDifferences` entry applies to an object.
-pub fn ignore_rule_applies(rule: &ResourceIgnoreDifferences, key: &ResourceKey) -> bool {
-    glob_match(rule.group.as_deref().unwrap_or_default(), &key.group)
-        && glob_match(&rule.kind, &key.kind)
-        && rule
-            .name
-            .as_deref()
-            .is_none_or(|n| n.is_empty() || n == key.name)
-        && rule
-            .namespace
-            .as_deref()
-            .is_none_or(|n| n.is_empty() || n == key.namespace)
-}
-
-/// Lays `desired` over `live`: objects merge key by key (a `null` in desired removes the key),
-/// lists of the same length merge item by item, anything else is replaced by desired. This is
-/// what applying desired would leave, for fields that the server or other managers add.
-pub fn overlay(live: &Value, desired: &Value) -> Value {
-    match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => {
-            let mut out = l.clone();
-            for (k, dv) in d {
-                if dv.is_null() {
-                    out.remove(k);
-                    continue;
-                }
-                let merged = match l.get(k) {
-                    Some(lv) => overlay(lv, dv),
-                    None => dv.clone(),
-                };
-                out.insert(k.clone(), merged);
-            }
-            Value::Object(out)
-        }
-        (Value::Array(l), Value::Array(d)) if l.len() == d.len() => {
-            Value::Array(l.iter().zip(d).map(|(lv, dv)| overlay(lv, dv)).collect())
-        }
-        _ => desired.clone(),
-    }
-}
-
-/// Diffs one resource (see the module docs). `rules` are the `ignoreDifferences` entries that
-/// apply to it.
+/// Diffs one resource with tether-diff (see the module docs). `predicted` is the server's
+/// answer to an SSA dry-run of the desired object, for a server-side diff.
 pub fn diff_resource(
     name: &str,
     desired: Option<&Value>,
     live: Option<&Value>,
-    rules: &[&ResourceIgnoreDifferences],
+    predicted: Option<&Value>,
+    cfg: &DiffConfig,
+    include_mutation_webhook: bool,
 ) -> Result<ResourceDiff, tether_diff::DiffError> {
-    let pointers: Vec<String> = rules
-        .iter()
-        .flat_map(|r| r.json_pointers.iter().cloned())
-        .collect();
-    let mut live_n = live.map(|l| tether_diff::normalize(l, false));
-    let desired_n = desired.map(|d| {
-        let mut d = tether_diff::normalize(d, false);
-        // The cache holds Secret values as keyed hashes; hash the desired ones the same way.
-        hide_secret_values(&mut d);
-        d
+    // The cache holds Secret values as keyed hashes; hash the desired ones the same way.
+    let desired: Option<Cow<'_, Value>> = desired.map(|d| {
+        if is_secret(d) {
+            Cow::Owned(hashed_secret(d))
+        } else {
+            Cow::Borrowed(d)
+        }
     });
-    if let Some(l) = live_n.as_mut() {
-        hide_secret_values(l);
-    }
-    let mut predicted = match (desired_n, &live_n) {
-        (Some(d), Some(l)) => Some(overlay(l, &d)),
-        (Some(d), None) => Some(d),
-        (None, _) => None,
+    let (result, server_side) = match (predicted, live) {
+        (Some(p), Some(l)) => {
+            let mut p = p.clone();
+            hide_secret_values(&mut p);
+            (
+                tether_diff::server_side_diff(&p, l, cfg, include_mutation_webhook)?,
+                true,
+            )
+        }
+        _ => (tether_diff::diff(desired.as_deref(), live, cfg)?, false),
     };
-    for v in [live_n.as_mut(), predicted.as_mut()].into_iter().flatten() {
-        tether_diff::remove_json_pointers(v, &pointers)?;
-    }
-    tether_diff::mask_secrets(predicted.as_mut(), live_n.as_mut());
-    let modified = predicted != live_n;
-    let unified = if modified {
-        tether_diff::unified_diff(name, predicted.as_ref(), live_n.as_ref())?
+    let unified = if result.modified {
+        result.unified(name)?
     } else {
         String::new()
     };
     Ok(ResourceDiff {
-        modified,
-        normalized_live: live_n.unwrap_or(Value::Null),
-        predicted_live: predicted.unwrap_or(Value::Null),
+        modified: result.modified,
+        normalized_live: result.normalized_live.unwrap_or(Value::Null),
+        predicted_live: result.predicted_live.unwrap_or(Value::Null),
         unified,
+        changes: result.changes,
+        server_side,
     })
+}
+
+/// Whether a value (or anything in it) is one of the cache's Secret hashes.
+fn holds_hidden(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with(HIDDEN_PREFIX),
+        Value::Array(a) => a.iter().any(holds_hidden),
+        Value::Object(m) => m.values().any(holds_hidden),
+        _ => false,
+    }
 }
 
 fn describe(obj: &Value) -> String {
@@ -270,7 +297,7 @@ fn describe(obj: &Value) -> String {
 impl ClusterCache {
     /// Compares an application's desired objects with the live state (see the module docs).
     /// Kinds not watched yet are watched first (discovery is refreshed, rate-limited, for
-    /// kinds it does not know).
+    /// kinds it does not know). Resources compared server-side get one SSA dry-run each.
     pub async fn compare(
         &self,
         desired: Vec<Value>,
@@ -365,7 +392,37 @@ impl ClusterCache {
             live.entry(o.key()).or_insert(o);
         }
 
-        let mut result = compare_objects(by_key, live, target, health)?;
+        // Server-side diff: one SSA dry-run per desired resource that has a live object.
+        let mut predicted: HashMap<ResourceKey, Value> = HashMap::new();
+        let api_resources = self.discovery().current();
+        for (key, d) in &by_key {
+            if !live.contains_key(key)
+                || tether_health::is_hook(d)
+                || !target.uses_server_side_diff(d)
+            {
+                continue;
+            }
+            let Some(info) = api_resources.preferred(&key.group, &key.kind) else {
+                continue;
+            };
+            let api: kube::Api<kube::api::DynamicObject> = if info.namespaced {
+                kube::Api::namespaced_with(self.client().clone(), &key.namespace, &info.resource)
+            } else {
+                kube::Api::all_with(self.client().clone(), &info.resource)
+            };
+            match tether_diff::server_side::dry_run_in(&api, d, tether_diff::TETHER_MANAGER).await {
+                Ok(p) => {
+                    predicted.insert(key.clone(), p);
+                }
+                // As Argo CD: a failing dry-run is reported and the resource is compared
+                // client-side.
+                Err(e) => warnings.push(format!(
+                    "{key}: server-side diff failed, compared client-side: {e}"
+                )),
+            }
+        }
+
+        let mut result = compare_objects_with(by_key, live, target, health, predicted)?;
         warnings.append(&mut result.warnings);
         result.warnings = warnings;
         Ok(result)
@@ -374,22 +431,36 @@ impl ClusterCache {
 
 /// The comparison proper, without cluster access: desired objects by key (namespace defaulted,
 /// tracking set, as [`ClusterCache::compare`] prepares them) against the live objects by key
-/// (those with the desired keys and those tracked for the app).
+/// (those with the desired keys and those tracked for the app). Every resource is compared
+/// client-side.
 pub fn compare_objects(
-    mut by_key: BTreeMap<ResourceKey, Value>,
+    by_key: BTreeMap<ResourceKey, Value>,
     live: HashMap<ResourceKey, Arc<LiveObject>>,
     target: &CompareTarget,
     health: &HealthChecker,
 ) -> Result<ComparisonResult, ClusterError> {
+    compare_objects_with(by_key, live, target, health, HashMap::new())
+}
+
+/// [`compare_objects`] with the SSA dry-run results of the resources compared server-side.
+pub fn compare_objects_with(
+    mut by_key: BTreeMap<ResourceKey, Value>,
+    live: HashMap<ResourceKey, Arc<LiveObject>>,
+    target: &CompareTarget,
+    health: &HealthChecker,
+    predicted: HashMap<ResourceKey, Value>,
+) -> Result<ComparisonResult, ClusterError> {
+    let cfg = target.diff_config().map_err(ClusterError::DiffConfig)?;
     let mut keys: Vec<ResourceKey> = by_key.keys().cloned().collect();
     keys.extend(live.keys().filter(|k| !by_key.contains_key(*k)).cloned());
     keys.sort();
 
     let mut resources = Vec::with_capacity(keys.len());
     let mut live_values: Vec<Option<Value>> = Vec::with_capacity(keys.len());
+    let mut warnings = Vec::new();
     let mut sync_status = SyncStatusCode::Synced;
     for key in keys {
-        let desired = by_key.remove(&key);
+        let mut desired = by_key.remove(&key);
         let live_obj = live.get(&key).cloned();
         let live_value = live_obj.as_ref().map(|o| o.value());
         let obj = desired
@@ -398,16 +469,16 @@ pub fn compare_objects(
             .expect("a key comes from one side");
         let hook = tether_health::is_hook(obj);
         let skip = desired.as_ref().is_some_and(tether_health::is_skip);
-        let rules: Vec<&ResourceIgnoreDifferences> = target
-            .ignore_differences
-            .iter()
-            .filter(|r| ignore_rule_applies(r, &key))
-            .collect();
+        let resource_options = CompareOptions::of(obj);
+        let include_webhook = resource_options.include_mutation_webhook
+            || target.compare_options.include_mutation_webhook;
         let diff = diff_resource(
             &format!("{}/{}/{}", key.kind, key.namespace, key.name),
             desired.as_ref(),
             live_value.as_ref(),
-            &rules,
+            predicted.get(&key),
+            &cfg,
+            include_webhook,
         )
         .map_err(|source| ClusterError::Diff {
             key: key.to_string(),
@@ -417,8 +488,10 @@ pub fn compare_objects(
         let status = if hook || skip {
             None
         } else if diff.modified || desired.is_none() || live_obj.is_none() {
-            let extraneous_ignored =
-                requires_pruning && has_compare_option(obj, "IgnoreExtraneous");
+            let extraneous_ignored = requires_pruning
+                && live_value
+                    .as_ref()
+                    .is_some_and(|l| CompareOptions::of(l).ignore_extraneous);
             if !extraneous_ignored {
                 sync_status = SyncStatusCode::OutOfSync;
             }
@@ -426,6 +499,20 @@ pub fn compare_objects(
         } else {
             Some(SyncStatusCode::Synced)
         };
+        if target.respect_ignore_differences
+            && let (Some(d), Some(l)) = (desired.as_mut(), live_value.as_ref())
+        {
+            match tether_diff::respect_ignore_differences(d, Some(l), &cfg.rules) {
+                // Never hand a cached Secret hash to sync as a value to apply.
+                Ok(r) if is_secret(&r) && holds_hidden(r.get("data").unwrap_or(&Value::Null)) => {
+                    warnings.push(format!(
+                        "{key}: RespectIgnoreDifferences does not apply to Secret data (the cache holds no Secret value); the desired values are applied"
+                    ));
+                }
+                Ok(r) => *d = r,
+                Err(e) => warnings.push(format!("{key}: RespectIgnoreDifferences: {e}")),
+            }
+        }
         let version = match (&live_obj, &desired) {
             (_, Some(d)) => d
                 .get("apiVersion")
@@ -483,7 +570,7 @@ pub fn compare_objects(
         sync_status,
         health: app_health.status,
         resources,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -512,15 +599,19 @@ mod tests {
                         "resources": {"limits": {"cpu": "1000m"}}}]}}}})
     }
 
+    fn cfg(rules: &[ResourceIgnoreDifferences]) -> DiffConfig {
+        let mut t = CompareTarget::new("app", "prod");
+        t.ignore_differences = rules.to_vec();
+        t.diff_config().expect("valid rules")
+    }
+
+    fn diff(desired: &Value, live: &Value, rules: &[ResourceIgnoreDifferences]) -> ResourceDiff {
+        diff_resource("web", Some(desired), Some(live), None, &cfg(rules), false).expect("diff")
+    }
+
     #[test]
     fn defaults_and_foreign_fields_are_not_differences() {
-        let d = diff_resource(
-            "web",
-            Some(&desired_deployment()),
-            Some(&live_deployment()),
-            &[],
-        )
-        .expect("diff");
+        let d = diff(&desired_deployment(), &live_deployment(), &[]);
         assert!(!d.modified, "{}", d.unified);
         assert!(d.unified.is_empty());
     }
@@ -529,85 +620,82 @@ mod tests {
     fn a_changed_field_is_a_difference_unless_ignored() {
         let mut live = live_deployment();
         live["spec"]["replicas"] = json!(5);
-        let d = diff_resource("web", Some(&desired_deployment()), Some(&live), &[]).expect("diff");
+        let d = diff(&desired_deployment(), &live, &[]);
         assert!(d.modified);
         assert!(d.unified.contains("-  replicas: 5"), "{}", d.unified);
         assert!(d.unified.contains("+  replicas: 2"), "{}", d.unified);
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(d.changes[0].path, "/spec/replicas");
         let rule = ResourceIgnoreDifferences {
             group: Some("apps".into()),
             kind: "Deployment".into(),
             json_pointers: vec!["/spec/replicas".into()],
             ..Default::default()
         };
-        let d =
-            diff_resource("web", Some(&desired_deployment()), Some(&live), &[&rule]).expect("diff");
-        assert!(!d.modified, "{}", d.unified);
-        // A removed container is a difference (lists of other lengths are replaced).
+        assert!(!diff(&desired_deployment(), &live, &[rule]).modified);
+        let jq = ResourceIgnoreDifferences {
+            group: Some("apps".into()),
+            kind: "Deployment".into(),
+            jq_path_expressions: vec![".spec.replicas".into()],
+            ..Default::default()
+        };
+        assert!(!diff(&desired_deployment(), &live, &[jq]).modified);
+        // An added container is a difference.
         let mut desired = desired_deployment();
         desired["spec"]["template"]["spec"]["containers"]
             .as_array_mut()
             .expect("array")
             .push(json!({"name": "sidecar", "image": "busybox"}));
-        assert!(
-            diff_resource("web", Some(&desired), Some(&live_deployment()), &[])
-                .expect("diff")
-                .modified
-        );
+        assert!(diff(&desired, &live_deployment(), &[]).modified);
+    }
+
+    #[test]
+    fn a_bad_jq_expression_is_an_error_naming_it() {
+        let mut t = CompareTarget::new("app", "prod");
+        t.ignore_differences = vec![ResourceIgnoreDifferences {
+            kind: "Deployment".into(),
+            jq_path_expressions: vec![".spec.[".into()],
+            ..Default::default()
+        }];
+        let err = compare_objects(
+            BTreeMap::new(),
+            HashMap::new(),
+            &t,
+            &HealthChecker::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(".spec.["), "{err}");
     }
 
     #[test]
     fn secrets_are_masked_in_diffs() {
         let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
                              "stringData": {"password": "hunter2"}});
-        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        let mut live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
                           "data": {"password": "b2xkLXBhc3N3b3Jk"}});
-        let d = diff_resource("s", Some(&desired), Some(&live), &[]).expect("diff");
+        // As the cache holds it.
+        hide_secret_values(&mut live);
+        let d = diff(&desired, &live, &[]);
         assert!(d.modified);
+        let changes = serde_json::to_string(&d.changes).expect("json");
         for text in [
             d.unified.clone(),
             d.normalized_live.to_string(),
             d.predicted_live.to_string(),
+            changes,
         ] {
             assert!(
                 !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
                 "{text}"
             );
             assert!(!text.contains("b2xkLXBhc3N3b3Jk"), "{text}");
+            assert!(!text.contains(HIDDEN_PREFIX), "{text}");
         }
-    }
-
-    #[test]
-    fn ignore_rules_match_by_glob_name_and_namespace() {
-        let key = ResourceKey::new("apps", "Deployment", "prod", "web");
-        let rule = |group: &str, kind: &str, name: Option<&str>, ns: Option<&str>| {
-            ResourceIgnoreDifferences {
-                group: Some(group.into()),
-                kind: kind.into(),
-                name: name.map(Into::into),
-                namespace: ns.map(Into::into),
-                ..Default::default()
-            }
-        };
-        assert!(ignore_rule_applies(
-            &rule("apps", "Deployment", None, None),
-            &key
-        ));
-        assert!(ignore_rule_applies(
-            &rule("*", "*", Some("web"), Some("prod")),
-            &key
-        ));
-        assert!(!ignore_rule_applies(
-            &rule("apps", "Deployment", Some("api"), None),
-            &key
-        ));
-        assert!(!ignore_rule_applies(
-            &rule("", "Deployment", None, None),
-            &key
-        ));
-        assert!(!ignore_rule_applies(
-            &rule("apps", "Deployment", None, Some("dev")),
-            &key
-        ));
+        // The same value hashed on both sides is not a difference.
+        let mut same = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                          "data": {"password": "aHVudGVyMg=="}});
+        hide_secret_values(&mut same);
+        assert!(!diff(&desired, &same, &[]).modified);
     }
 
     #[test]

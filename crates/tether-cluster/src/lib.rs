@@ -26,6 +26,7 @@
 //! ```
 
 pub mod cache;
+pub mod compact;
 pub mod compare;
 pub mod discovery;
 pub mod filter;
@@ -36,6 +37,7 @@ use std::time::Duration;
 pub use cache::{CacheEvent, CacheSettings, ClusterCache, LiveObject, WatchScope, WatchStatus};
 pub use compare::{
     CompareTarget, ComparedResource, ComparisonResult, ResourceDiff, compare_objects,
+    compare_objects_with,
 };
 pub use discovery::{ApiResources, Discovery, ResourceInfo};
 pub use filter::{FilterError, FilteredResource, ResourceFilter};
@@ -60,6 +62,9 @@ pub enum ClusterError {
         what: String,
         message: String,
     },
+    /// The application's `ignoreDifferences` (or argocd-cm's) are invalid.
+    #[error("ignoreDifferences: {0}")]
+    DiffConfig(#[source] tether_diff::DiffError),
     /// A diff could not be made.
     #[error("diff of {key}: {source}")]
     Diff {

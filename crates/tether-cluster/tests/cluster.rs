@@ -147,8 +147,11 @@ async fn cache_sees_create_update_and_delete() -> Result<()> {
     let cached = cached_at(&cache, ("", "ConfigMap", ns.name(), "settings"), &rv).await?;
     assert_eq!(cached["data"]["k"], "v");
     assert_eq!(cached["apiVersion"], "v1");
-    // Stored compactly: no managedFields, no last-applied.
-    assert!(cached["metadata"].get("managedFields").is_none());
+    // managedFields kept (the diff needs them), last-applied dropped.
+    assert_eq!(
+        cached["metadata"]["managedFields"][0]["manager"],
+        "tether-test"
+    );
     assert!(
         cached["metadata"]["annotations"]
             .get("kubectl.kubernetes.io/last-applied-configuration")
@@ -200,11 +203,16 @@ async fn cache_sees_create_update_and_delete() -> Result<()> {
 }
 
 #[tokio::test]
-async fn managed_fields_are_kept_when_asked() -> Result<()> {
+async fn managed_fields_are_kept_unless_stripped() -> Result<()> {
     let ns = tether_testenv::namespace().await;
     let cache = start(CacheSettings {
         scope: kinds(&[("", "ConfigMap")]),
-        keep_managed_fields: true,
+        ..CacheSettings::default()
+    })
+    .await?;
+    let stripping = start(CacheSettings {
+        scope: kinds(&[("", "ConfigMap")]),
+        keep_managed_fields: false,
         ..CacheSettings::default()
     })
     .await?;
@@ -223,6 +231,13 @@ async fn managed_fields_are_kept_when_asked() -> Result<()> {
         .filter_map(|m| m["manager"].as_str())
         .collect();
     assert_eq!(managers, ["tether-test"]);
+    let stripped = cached_at(
+        &stripping,
+        ("", "ConfigMap", ns.name(), "mf"),
+        &created.resource_version().context("rv")?,
+    )
+    .await?;
+    assert!(stripped["metadata"].get("managedFields").is_none());
     Ok(())
 }
 
@@ -801,5 +816,185 @@ async fn excluded_and_bad_desired_objects() -> Result<()> {
     let g = &result.resources[0];
     assert_eq!(g.key.namespace, ns.name());
     assert_eq!(g.status.status, Some(SyncStatusCode::OutOfSync));
+    Ok(())
+}
+
+/// What `compare` takes from tether-diff, on objects the API server wrote: drift attributed to
+/// its field manager, `managedFieldsManagers`, `jqPathExpressions`, fields Tether applied before
+/// and no longer desires, `RespectIgnoreDifferences`, and the server-side diff.
+#[tokio::test]
+async fn compare_uses_tether_diff_rules_and_managed_fields() -> Result<()> {
+    let ns = tether_testenv::namespace().await;
+    let n = ns.name();
+    let cache = start(CacheSettings {
+        scope: kinds(&[("apps", "Deployment")]),
+        ..CacheSettings::default()
+    })
+    .await?;
+    let health = HealthChecker::new(LuaOverrides::new());
+    let target = CompareTarget::new(&format!("d-{n}"), n);
+    let desired = |labels: Value| {
+        vec![json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "api", "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}},
+                     "template": {"metadata": {"labels": {"app": "api"}},
+                                  "spec": {"containers": [{"name": "api", "image": "nginx:1.27",
+                                           "resources": {"requests": {"cpu": "100m"}}}]}}}})]
+    };
+    let with_team = || desired(json!({"app": "api", "team": "payments"}));
+    let key = ResourceKey::new("apps", "Deployment", n, "api");
+
+    // Applied by Tether's field manager, as a sync does.
+    let first = cache.compare(with_team(), &target, &health).await?;
+    let to_apply = first
+        .get(&key)
+        .and_then(|r| r.desired.clone())
+        .context("desired")?;
+    let deployments: Api<Deployment> = ns.api();
+    let applied = deployments
+        .patch(
+            "api",
+            &PatchParams::apply(tether_diff::TETHER_MANAGER).force(),
+            &Patch::Apply(&to_apply),
+        )
+        .await?;
+    cached_at(
+        &cache,
+        ("apps", "Deployment", n, "api"),
+        &applied.resource_version().context("rv")?,
+    )
+    .await?;
+    let synced = cache.compare(with_team(), &target, &health).await?;
+    let r = synced.get(&key).context("api")?;
+    assert_eq!(
+        r.status.status,
+        Some(SyncStatusCode::Synced),
+        "{}",
+        r.diff.unified
+    );
+
+    // A label Tether applied before and no longer desires: SSA would remove it, so it differs.
+    let without_team = cache
+        .compare(desired(json!({"app": "api"})), &target, &health)
+        .await?;
+    let r = without_team.get(&key).context("api")?;
+    assert_eq!(r.status.status, Some(SyncStatusCode::OutOfSync));
+    assert_eq!(
+        r.diff
+            .changes
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect::<Vec<_>>(),
+        ["/metadata/labels/team"],
+        "{}",
+        r.diff.unified
+    );
+
+    // Someone else scales it: OutOfSync, and the change names that manager.
+    let scaled = deployments
+        .patch(
+            "api",
+            &PatchParams {
+                field_manager: Some("autoscaler-test".into()),
+                ..Default::default()
+            },
+            &Patch::Merge(json!({"spec": {"replicas": 4}})),
+        )
+        .await?;
+    cached_at(
+        &cache,
+        ("apps", "Deployment", n, "api"),
+        &scaled.resource_version().context("rv")?,
+    )
+    .await?;
+    let drifted = cache.compare(with_team(), &target, &health).await?;
+    let r = drifted.get(&key).context("api")?;
+    assert_eq!(r.status.status, Some(SyncStatusCode::OutOfSync));
+    let change = r
+        .diff
+        .changes
+        .iter()
+        .find(|c| c.path == "/spec/replicas")
+        .context("replicas change")?;
+    assert_eq!(change.live, Some(json!(4)));
+    assert_eq!(change.desired, Some(json!(1)));
+    let owner = change.owner.as_ref().context("attributed")?;
+    assert_eq!(
+        (owner.manager.as_str(), owner.operation.as_str()),
+        ("autoscaler-test", "Update")
+    );
+
+    // managedFieldsManagers and jqPathExpressions hide it; a rule on another kind does not.
+    for rules in [
+        json!([{"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["autoscaler-test"]}]),
+        json!([{"group": "apps", "kind": "Deployment", "jqPathExpressions": [".spec.replicas"]}]),
+        json!([{"group": "*", "kind": "Deploy*", "jqPathExpressions": [".spec | .replicas"]}]),
+    ] {
+        let mut t = target.clone();
+        t.ignore_differences = serde_json::from_value(rules.clone())?;
+        let r = cache.compare(with_team(), &t, &health).await?;
+        assert_eq!(r.sync_status, SyncStatusCode::Synced, "{rules}");
+    }
+    let mut other = target.clone();
+    other.ignore_differences = serde_json::from_value(json!([
+        {"group": "apps", "kind": "StatefulSet", "jsonPointers": ["/spec/replicas"]}
+    ]))?;
+    let r = cache.compare(with_team(), &other, &health).await?;
+    assert_eq!(r.sync_status, SyncStatusCode::OutOfSync);
+
+    // RespectIgnoreDifferences: what sync gets keeps the live replicas, the rest from Git.
+    let mut respect = target.clone();
+    respect.respect_ignore_differences = true;
+    respect.ignore_differences = serde_json::from_value(json!([
+        {"group": "apps", "kind": "Deployment", "jqPathExpressions": [".spec.replicas"]}
+    ]))?;
+    let r = cache.compare(with_team(), &respect, &health).await?;
+    let d = r
+        .get(&key)
+        .and_then(|r| r.desired.as_ref())
+        .context("desired")?;
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert_eq!(d["metadata"]["labels"]["team"], "payments");
+
+    // Server-side diff (the Application's compare-options): the API server's dry-run answer is
+    // compared; the scaled replicas still differ, and only they.
+    let mut server = target.clone();
+    server.compare_options = tether_diff::CompareOptions::parse("ServerSideDiff=true");
+    let r = cache.compare(with_team(), &server, &health).await?;
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let api = r.get(&key).context("api")?;
+    assert!(api.diff.server_side);
+    assert_eq!(api.status.status, Some(SyncStatusCode::OutOfSync));
+    assert_eq!(
+        api.diff
+            .changes
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect::<Vec<_>>(),
+        ["/spec/replicas"],
+        "{}",
+        api.diff.unified
+    );
+    // A field the server defaults, written differently in Git (`0.1` CPU), is no drift
+    // server-side either.
+    let mut spelled = with_team();
+    spelled[0]["spec"]["replicas"] = json!(4);
+    spelled[0]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] =
+        json!("0.1");
+    let r = cache.compare(spelled, &server, &health).await?;
+    let api = r.get(&key).context("api")?;
+    assert!(api.diff.server_side);
+    assert_eq!(
+        api.status.status,
+        Some(SyncStatusCode::Synced),
+        "{}",
+        api.diff.unified
+    );
+    // A resource's own `ServerSideDiff=false` wins over the Application's.
+    let mut opted_out = with_team();
+    opted_out[0]["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/compare-options": "ServerSideDiff=false"});
+    let r = cache.compare(opted_out, &server, &health).await?;
+    assert!(!r.get(&key).context("api")?.diff.server_side);
     Ok(())
 }

@@ -14,7 +14,6 @@
 //! The result says whether they differ, and carries both objects and the [`Change`]s with Secret
 //! values masked and each change attributed to the live field's manager.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -22,7 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::ignore::{IgnoreRules, SystemSettings};
 use crate::managed::{self, FieldOwner};
-use crate::structured::{Change, escape_token, structured_diff};
+use crate::structured::{Change, structured_diff};
 use crate::{
     DiffError, QUANTITY_PARENTS, ResourceIgnoreDifferences, canonical_quantity, mask_secrets,
     normalize_inner, unified_diff,
@@ -155,7 +154,8 @@ fn finish(
     raw_live: Option<&Value>,
 ) -> DiffResult {
     mask_secrets(predicted.as_mut(), live.as_mut());
-    let mut changes = if predicted.is_none() {
+    // Equal objects have no changes: skip the walk.
+    let mut changes = if predicted.is_none() || !modified {
         Vec::new()
     } else {
         structured_diff(predicted.as_ref(), live.as_ref())
@@ -191,19 +191,32 @@ pub fn diff(
         (Some(d), None) => finish(true, Some(d), None, None),
         (None, Some(l)) => finish(false, None, Some(l), live),
         (Some(d), Some(l)) => {
-            let ours: HashSet<String> = live
-                .map(|raw| {
-                    managed::owned_fields(raw, &l, Some(std::slice::from_ref(&cfg.manager)))
-                        .into_iter()
-                        .filter_map(|f| f.steps.map(|s| managed::steps_to_pointer(&s)))
-                        .collect()
-                })
+            // The field sets of our manager's entries: what we applied before.
+            let ours: Vec<&Map<String, Value>> = live
+                .map(|raw| managed_sets(raw, &cfg.manager))
                 .unwrap_or_default();
-            let predicted = merge(&d, &l, &mut String::new(), &ours, false);
+            let predicted = merge(&d, &l, &ours, false);
             let modified = predicted != l;
             finish(modified, Some(predicted), Some(l), live)
         }
     })
+}
+
+/// The `fieldsV1` sets of `manager`'s `managedFields` entries.
+fn managed_sets<'a>(raw: &'a Value, manager: &str) -> Vec<&'a Map<String, Value>> {
+    raw.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("manager").and_then(Value::as_str) == Some(manager))
+        .filter(|e| {
+            e.get("fieldsType")
+                .and_then(Value::as_str)
+                .unwrap_or("FieldsV1")
+                == "FieldsV1"
+        })
+        .filter_map(|e| e.get("fieldsV1").and_then(Value::as_object))
+        .collect()
 }
 
 /// Server-side diff: `predicted_live` is the API server's answer to an SSA dry-run of desired (see
@@ -293,20 +306,61 @@ fn same_amount(parent_key: &str, d: &Value, l: &Value) -> bool {
     q(d).is_some() && q(d) == q(l)
 }
 
-fn merge(
-    d: &Value,
-    l: &Value,
-    path: &mut String,
-    ours: &HashSet<String>,
-    in_quantities: bool,
-) -> Value {
+/// Whether a field-set node is owned itself (a leaf, or marked with `.`), not only things below it.
+fn owns_node(node: &Map<String, Value>) -> bool {
+    node.is_empty() || node.contains_key(".")
+}
+
+/// The field-set nodes of the field `key` below `sets`.
+fn field_sets<'a>(sets: &[&'a Map<String, Value>], key: &str) -> Vec<&'a Map<String, Value>> {
+    if sets.is_empty() {
+        return Vec::new();
+    }
+    let f = format!("f:{key}");
+    sets.iter()
+        .filter_map(|s| s.get(&f).and_then(Value::as_object))
+        .collect()
+}
+
+/// The field-set nodes of the list item `item` at `index` below `sets` (`k:` by its key fields,
+/// `v:` by value, `i:` by index).
+fn item_sets<'a>(
+    sets: &[&'a Map<String, Value>],
+    item: &Value,
+    index: usize,
+) -> Vec<&'a Map<String, Value>> {
+    let mut out = Vec::new();
+    for s in sets {
+        for (k, child) in s.iter() {
+            let Some(child) = child.as_object() else {
+                continue;
+            };
+            let hit = match managed::parse_element(k) {
+                Some(managed::PathElement::Key(keys)) => keys.iter().all(|(k, v)| {
+                    item.get(k).is_some_and(|iv| {
+                        iv == v || iv.as_f64().is_some_and(|x| Some(x) == v.as_f64())
+                    })
+                }),
+                Some(managed::PathElement::Value(v)) => &v == item,
+                Some(managed::PathElement::Index(i)) => i == index,
+                _ => false,
+            };
+            if hit {
+                out.push(child);
+            }
+        }
+    }
+    out
+}
+
+/// `desired` merged into `live`; `ours` are the field-set nodes of Tether's manager at this
+/// position (a live-only field or item they own was applied before and is no longer desired:
+/// SSA removes it).
+fn merge(d: &Value, l: &Value, ours: &[&Map<String, Value>], in_quantities: bool) -> Value {
     match (d, l) {
         (Value::Object(dm), Value::Object(lm)) => {
-            let mut out = Map::new();
-            let len = path.len();
+            let mut out = Map::with_capacity(lm.len() + dm.len());
             for (k, lv) in lm {
-                path.push('/');
-                path.push_str(&escape_token(k));
                 match dm.get(k) {
                     Some(dv) => {
                         // Scalars are quantities when this map is `limits`, `requests`, ...
@@ -315,14 +369,14 @@ fn merge(
                         } else {
                             in_quantities
                         };
-                        out.insert(k.clone(), merge(dv, lv, path, ours, q));
+                        let below = field_sets(ours, k);
+                        out.insert(k.clone(), merge(dv, lv, &below, q));
                     }
-                    None if ours.contains(path.as_str()) => {}
+                    None if field_sets(ours, k).into_iter().any(owns_node) => {}
                     None => {
                         out.insert(k.clone(), lv.clone());
                     }
                 }
-                path.truncate(len);
             }
             for (k, dv) in dm.iter().filter(|(k, _)| !lm.contains_key(*k)) {
                 out.insert(k.clone(), dv.clone());
@@ -330,8 +384,9 @@ fn merge(
             Value::Object(out)
         }
         (Value::Array(da), Value::Array(la)) => {
-            let len = path.len();
-            let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+            fn name(v: &Value) -> Option<&str> {
+                v.get("name").and_then(Value::as_str)
+            }
             let associative = !da.is_empty() && da.iter().chain(la).all(|v| name(v).is_some());
             let mut out = Vec::with_capacity(da.len());
             if associative {
@@ -339,10 +394,8 @@ fn merge(
                     let n = name(dv);
                     match la.iter().position(|lv| name(lv) == n) {
                         Some(i) => {
-                            path.push('/');
-                            path.push_str(&i.to_string());
-                            out.push(merge(dv, &la[i], path, ours, false));
-                            path.truncate(len);
+                            let below = item_sets(ours, &la[i], i);
+                            out.push(merge(dv, &la[i], &below, false));
                         }
                         None => out.push(dv.clone()),
                     }
@@ -351,7 +404,7 @@ fn merge(
                     if da.iter().any(|dv| name(dv) == name(lv)) {
                         continue;
                     }
-                    if !ours.contains(&format!("{path}/{i}")) {
+                    if !item_sets(ours, lv, i).into_iter().any(owns_node) {
                         out.push(lv.clone());
                     }
                 }
@@ -359,10 +412,8 @@ fn merge(
                 for (i, dv) in da.iter().enumerate() {
                     match la.get(i) {
                         Some(lv) => {
-                            path.push('/');
-                            path.push_str(&i.to_string());
-                            out.push(merge(dv, lv, path, ours, false));
-                            path.truncate(len);
+                            let below = item_sets(ours, lv, i);
+                            out.push(merge(dv, lv, &below, false));
                         }
                         None => out.push(dv.clone()),
                     }

@@ -104,26 +104,43 @@ pub fn normalize(obj: &Value, keep_status: bool) -> Value {
 /// [`normalize`], optionally leaving quantities as written ([`diff`] compares them by amount instead,
 /// so a diff shows them as the user wrote them).
 pub(crate) fn normalize_inner(obj: &Value, keep_status: bool, quantities: bool) -> Value {
-    let mut obj = obj.clone();
-    let Some(map) = obj.as_object_mut() else {
-        return obj;
+    let Some(src) = obj.as_object() else {
+        return obj.clone();
     };
-    if !keep_status {
-        map.remove("status");
-    }
-    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-        for f in SERVER_METADATA {
-            meta.remove(*f);
-        }
-        if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-            ann.remove(LAST_APPLIED);
-            if ann.is_empty() {
-                meta.remove("annotations");
+    // Copy what is compared only: server metadata (managedFields above all) is never cloned.
+    let mut map = Map::with_capacity(src.len());
+    for (k, v) in src {
+        match (k.as_str(), v) {
+            ("status", _) if !keep_status => {}
+            ("metadata", Value::Object(meta)) => {
+                let mut m = Map::with_capacity(meta.len());
+                for (mk, mv) in meta {
+                    if SERVER_METADATA.contains(&mk.as_str()) {
+                        continue;
+                    }
+                    if let ("annotations", Value::Object(ann)) = (mk.as_str(), mv) {
+                        let kept: Map<String, Value> = ann
+                            .iter()
+                            .filter(|(ak, _)| *ak != LAST_APPLIED)
+                            .map(|(ak, av)| (ak.clone(), av.clone()))
+                            .collect();
+                        if !kept.is_empty() {
+                            m.insert(mk.clone(), Value::Object(kept));
+                        }
+                        continue;
+                    }
+                    m.insert(mk.clone(), mv.clone());
+                }
+                map.insert(k.clone(), Value::Object(m));
+            }
+            _ => {
+                map.insert(k.clone(), v.clone());
             }
         }
     }
-    let is_secret = map.get("kind").and_then(Value::as_str) == Some("Secret")
-        && map.get("apiVersion").and_then(Value::as_str) == Some("v1");
+    let mut obj = Value::Object(map);
+    let is_secret = obj.get("kind").and_then(Value::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1");
     if is_secret {
         fold_string_data(&mut obj);
     }
@@ -203,6 +220,9 @@ pub(crate) fn is_secret(v: &Value) -> bool {
 pub fn mask_secrets(desired: Option<&mut Value>, live: Option<&mut Value>) {
     let desired = desired.filter(|v| is_secret(v));
     let mut live = live.filter(|v| is_secret(v));
+    if desired.is_none() && live.is_none() {
+        return;
+    }
     let la_pointer = format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1"));
     let mut last_applied: Option<Value> = live.as_ref().and_then(|l| {
         l.pointer(&la_pointer)
