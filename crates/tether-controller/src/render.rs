@@ -28,7 +28,7 @@ impl GitRenderer {
 
     /// Resolves and renders one source (blocking).
     pub fn render_source(
-        cache: &RepoCache,
+        cache: &Arc<RepoCache>,
         source: &ApplicationSource,
         revision: Option<&str>,
         ctx: &AppContext,
@@ -54,7 +54,7 @@ impl GitRenderer {
                 "{rel}: app path does not exist (revision {commit})"
             ));
         }
-        let (objects, kind) = render_dir(&dir, checkout.root(), source, ctx)?;
+        let (objects, kind) = render_dir(&dir, checkout.root(), source, ctx, Some(cache))?;
         Ok((objects, commit, kind))
     }
 }
@@ -81,6 +81,7 @@ fn helm(
     root: &Path,
     source: &ApplicationSource,
     ctx: &AppContext,
+    cache: Option<&Arc<RepoCache>>,
 ) -> Result<Vec<tether_render::Object>, String> {
     let h = source.helm.clone().unwrap_or_default();
     let mut user = tether_helm::UserValues::default();
@@ -142,7 +143,20 @@ fn helm(
         skip_schema_validation: h.skip_schema_validation == Some(true),
         ..Default::default()
     };
-    let rendered = tether_helm::render(dir, &user, &opts).map_err(|e| e.to_string())?;
+    // Missing dependencies are fetched as the repo-server's `helm dependency build` does
+    // (Chart.lock's versions and digests), into a chart cache next to the Git cache.
+    let fetcher = cache.map(|c| {
+        let charts = c.root().with_file_name("helm-charts");
+        tether_chartrepo::helm::HelmFetcher::new(charts).with_chart_dir(dir)
+    });
+    let renderer = tether_helm::argo::load(
+        dir,
+        fetcher
+            .as_ref()
+            .map(|f| f as &dyn tether_helm::DependencyFetcher),
+    )
+    .map_err(|e| e.to_string())?;
+    let rendered = renderer.render(&user, &opts).map_err(|e| e.to_string())?;
     Ok(rendered
         .documents
         .into_iter()
@@ -156,6 +170,7 @@ pub fn render_dir(
     root: &Path,
     source: &ApplicationSource,
     ctx: &AppContext,
+    cache: Option<&Arc<RepoCache>>,
 ) -> Result<(Vec<Value>, String), String> {
     let ty = if source.helm.is_some() && dir.join("Chart.yaml").is_file() {
         SourceType::Helm
@@ -167,9 +182,18 @@ pub fn render_dir(
         tether_render::detect(dir, true)
     };
     let objs = match ty {
-        SourceType::Helm => helm(dir, root, source, ctx)?,
+        SourceType::Helm => helm(dir, root, source, ctx, cache)?,
         SourceType::Kustomize => {
-            let opts = tether_kustomize::BuildOptions::default();
+            // Remote bases and components (`https://host/org/repo//path?ref=v1`) are fetched
+            // through the same repository cache as the app's own source, as Argo CD's
+            // repo-server lets kustomize clone them.
+            let opts = tether_kustomize::BuildOptions {
+                remote: cache.map(|c| {
+                    Arc::new(tether_render::GitRemoteLoader::new(c.clone()))
+                        as Arc<dyn tether_kustomize::RemoteLoader>
+                }),
+                ..Default::default()
+            };
             let k = source.kustomize.clone().unwrap_or_default();
             tether_kustomize::argocd::build_argocd(&tether_kustomize::RealFs, dir, &opts, &k)
                 .map_err(|e| e.to_string())?
