@@ -877,8 +877,11 @@ pub fn to_yaml_pretty(v: &Value) -> String {
 pub fn to_yaml(v: &Value) -> String {
     match value_to_ynode(v) {
         Ok(n) => {
-            let s = emit(&n);
-            s.strip_suffix('\n').unwrap_or(&s).to_string()
+            let mut s = emit(&n);
+            if s.ends_with('\n') {
+                s.pop();
+            }
+            s
         }
         Err(_) => String::new(),
     }
@@ -1084,6 +1087,105 @@ pub fn parse_values(src: &str) -> Result<Value, String> {
     }
 }
 
+/// The same checks as `raw_to_value`, in the same order, without building anything.
+fn raw_check(r: &Raw) -> PResult<()> {
+    match r {
+        Raw::Scalar(s, plain) => {
+            if *plain
+                && let Resolved::Float(f) = resolve(s)
+                && !f.is_finite()
+            {
+                return Err(format!(
+                    "json: unsupported value: {}",
+                    crate::fmt::format_float_g(f)
+                ));
+            }
+        }
+        Raw::Seq(items) => items.iter().try_for_each(raw_check)?,
+        Raw::Map(items) => {
+            for (k, v) in items {
+                if let Raw::Scalar(ks, true) = k
+                    && ks == "<<"
+                {
+                    let merged: Vec<&Raw> = match v {
+                        Raw::Seq(xs) => xs.iter().collect(),
+                        x => vec![x],
+                    };
+                    for x in merged {
+                        if let Raw::Map(inner) = x {
+                            for (ik, iv) in inner {
+                                key_string(ik)?;
+                                raw_check(iv)?;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if let Raw::Scalar(ks, true) = k
+                    && matches!(resolve(ks), Resolved::Null)
+                {
+                    // The same error as `raw_to_value`.
+                    return raw_to_value(r).map(|_| ());
+                }
+                key_string(k)?;
+                raw_check(v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Like [`parse_values`] (same result or error), but the top-level map keeps only the keys in
+/// `keep`: for reading a document's head (`apiVersion`, `kind`, `metadata`) without converting
+/// the whole document. Every other value is still checked, so errors are the same.
+pub fn parse_values_head(src: &str, keep: &[&str]) -> Result<Value, String> {
+    let wrap = |e: String| format!("error converting YAML to JSON: {e}");
+    let docs = load_all(src).map_err(wrap)?;
+    let Some(Raw::Map(items)) = docs.first() else {
+        return parse_values(src);
+    };
+    let mut m = BTreeMap::new();
+    let put = |m: &mut BTreeMap<String, Value>, k: String, v: &Raw, merge: bool| {
+        if !keep.contains(&k.as_str()) {
+            return raw_check(v);
+        }
+        let v = raw_to_value(v)?;
+        if merge {
+            m.entry(k).or_insert(v);
+        } else {
+            m.insert(k, v);
+        }
+        Ok(())
+    };
+    for (k, v) in items {
+        if let Raw::Scalar(ks, true) = k
+            && ks == "<<"
+        {
+            let merged: Vec<&Raw> = match v {
+                Raw::Seq(xs) => xs.iter().collect(),
+                x => vec![x],
+            };
+            for x in merged {
+                if let Raw::Map(inner) = x {
+                    for (ik, iv) in inner {
+                        let ik = key_string(ik).map_err(wrap)?;
+                        put(&mut m, ik, iv, true).map_err(wrap)?;
+                    }
+                }
+            }
+            continue;
+        }
+        if let Raw::Scalar(ks, true) = k
+            && matches!(resolve(ks), Resolved::Null)
+        {
+            return parse_values(src);
+        }
+        let ks = key_string(k).map_err(wrap)?;
+        put(&mut m, ks, v, false).map_err(wrap)?;
+    }
+    Ok(Value::map(m))
+}
+
 /// Helm's `fromYaml`: a map, or `{"Error": msg}`.
 pub fn from_yaml(src: &str) -> Value {
     let mut m = BTreeMap::new();
@@ -1144,5 +1246,38 @@ mod tests {
         let mut v = vec!["a10", "a9", "b", "a_b", "ab", "A"];
         v.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(v, vec!["A", "a_b", "a9", "a10", "ab", "b"]);
+    }
+
+    #[test]
+    fn head_parse_matches_full_parse() {
+        const KEEP: &[&str] = &["kind", "metadata"];
+        let docs = [
+            "kind: A\nmetadata: {name: x}\nspec: {a: [1, 2]}\n",
+            "base: &b {kind: B, x: 1}\n<<: *b\nkind: C\n",
+            "<<: [{kind: D}, {metadata: {name: m}}]\n",
+            "kind: A\nspec: {a: .inf}\n",
+            "kind: A\nspec: {? [a] : 1}\n",
+            "kind: A\nspec: {~: 1}\n",
+            "~: 1\n",
+            "- a\n",
+            "# only\n",
+            "",
+            "kind: [unclosed\n",
+            "kind: *nope\n",
+        ];
+        for d in docs {
+            let full = parse_values(d).map(|v| match v {
+                Value::Map(m) => Value::map(
+                    m.borrow()
+                        .iter()
+                        .filter(|(k, _)| KEEP.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+                other => other,
+            });
+            let head = parse_values_head(d, KEEP);
+            assert_eq!(format!("{full:?}"), format!("{head:?}"), "{d:?}");
+        }
     }
 }

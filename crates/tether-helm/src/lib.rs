@@ -424,8 +424,24 @@ impl Renderer {
         self.render_values(&vals, opts)
     }
 
+    /// Renders like `helm template` and returns only what it prints (`Rendered::text`): the
+    /// documents are checked as for [`Renderer::render`] but not converted to objects.
+    pub fn render_text(&self, user: &UserValues, opts: &RenderOptions) -> Result<String, Error> {
+        let vals = user.merge()?;
+        Ok(self.render_impl(&vals, opts, false)?.text)
+    }
+
     /// Renders with already merged user values.
     pub fn render_values(&self, vals: &MapRef, opts: &RenderOptions) -> Result<Rendered, Error> {
+        self.render_impl(vals, opts, true)
+    }
+
+    fn render_impl(
+        &self,
+        vals: &MapRef,
+        opts: &RenderOptions,
+        documents: bool,
+    ) -> Result<Rendered, Error> {
         let c = &self.chart;
         validate_release_name(&opts.release_name)?;
         check_dependencies(c)?;
@@ -485,8 +501,9 @@ impl Renderer {
             }
             true
         });
-        let sorted = sorter::sort_manifests(&files)?;
-        Ok(assemble(&root, sorted, notes, opts))
+        let sorted = sorter::sort_manifests_with(&files, documents)?;
+        drop(files);
+        Ok(assemble(&root, sorted, notes, opts, documents))
     }
 }
 
@@ -556,38 +573,67 @@ fn doc(source: &str, content: &str, value: Option<&Value>) -> Document {
     }
 }
 
+fn push_doc(text: &mut String, source: &str, content: &str) {
+    text.push_str("---\n# Source: ");
+    text.push_str(source);
+    text.push('\n');
+    text.push_str(content);
+    text.push('\n');
+}
+
 fn assemble(
     root: &values::Node<'_>,
     sorted: sorter::Sorted,
     notes: String,
     opts: &RenderOptions,
+    with_documents: bool,
 ) -> Rendered {
-    let mut manifest = String::new();
-    let mut documents = Vec::new();
+    let mut crds = Vec::new();
     if opts.include_crds {
-        let mut crds = Vec::new();
         crd_objects(root, "", &mut crds);
-        for (name, data) in crds {
-            manifest.push_str(&format!("---\n# Source: {name}\n{data}\n"));
-            for d in sorter::split_manifests(&data) {
+    }
+    let size: usize = crds
+        .iter()
+        .map(|(n, d)| n.len() + d.len())
+        .chain(
+            sorted
+                .manifests
+                .iter()
+                .map(|m| m.path.len() + m.content.len()),
+        )
+        .chain(sorted.hooks.iter().map(|m| m.path.len() + m.content.len()))
+        .map(|n| n + 16)
+        .sum();
+    let mut text = String::with_capacity(size + 1);
+    let mut documents = Vec::new();
+    for (name, data) in &crds {
+        push_doc(&mut text, name, data);
+        if with_documents {
+            for d in sorter::split_manifests(data) {
                 let v = Value::from_yaml_str(&d).ok();
-                documents.push(doc(&name, &d, v.as_ref()));
+                documents.push(doc(name, &d, v.as_ref()));
             }
         }
     }
+    drop(crds);
     for m in &sorted.manifests {
-        manifest.push_str(&format!("---\n# Source: {}\n{}\n", m.path, m.content));
-        documents.push(doc(&m.path, &m.content, Some(&m.value)));
+        push_doc(&mut text, &m.path, &m.content);
+        if with_documents {
+            documents.push(doc(&m.path, &m.content, Some(&m.value)));
+        }
     }
-    let mut text = manifest.trim().to_string();
+    // `strings.TrimSpace` of the manifests (they start with `---`), then a newline.
+    text.truncate(text.trim_end().len());
     text.push('\n');
     if !opts.no_hooks {
         for h in &sorted.hooks {
             if opts.skip_tests && h.hook_events.iter().any(|e| e == "test") {
                 continue;
             }
-            text.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.content));
-            documents.push(doc(&h.path, &h.content, Some(&h.value)));
+            push_doc(&mut text, &h.path, &h.content);
+            if with_documents {
+                documents.push(doc(&h.path, &h.content, Some(&h.value)));
+            }
         }
     }
     Rendered {
@@ -600,6 +646,12 @@ fn assemble(
 /// Loads and renders in one call.
 pub fn render(path: &Path, user: &UserValues, opts: &RenderOptions) -> Result<Rendered, Error> {
     Renderer::load(path)?.render(user, opts)
+}
+
+/// Loads and renders in one call, returning only the text `helm template` prints
+/// ([`Renderer::render_text`]).
+pub fn render_text(path: &Path, user: &UserValues, opts: &RenderOptions) -> Result<String, Error> {
+    Renderer::load(path)?.render_text(user, opts)
 }
 
 #[cfg(test)]

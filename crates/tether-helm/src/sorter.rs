@@ -2,8 +2,6 @@
 //! each parsed for its head, manifests sorted by file path then by install order of kind, hooks after
 //! them, `# Source:` headers.
 
-use std::sync::LazyLock;
-
 use tether_gotmpl::Value;
 
 use crate::Error;
@@ -61,15 +59,47 @@ const HOOK_EVENTS: &[&str] = &[
     "test-success",
 ];
 
-static SEP: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"(?:^|\s*\n)---\s*").expect("valid regex"));
+/// The next match of the separator `(?:^|\s*\n)---\s*` (leftmost-first, `\s` as Unicode
+/// whitespace) at or after `from`, as a byte range. Hand-written: compiling the regex costs more
+/// than rendering a small chart.
+fn next_separator(s: &str, from: usize) -> Option<(usize, usize)> {
+    let ws_end = |i: usize| {
+        s[i..]
+            .char_indices()
+            .find(|(_, c)| !c.is_whitespace())
+            .map_or(s.len(), |(j, _)| i + j)
+    };
+    if from == 0 && s.starts_with("---") {
+        return Some((0, ws_end(3)));
+    }
+    // `\s*\n---`: `-` is no whitespace, so the `\n` ends a whitespace run that `---` follows;
+    // the match starts where that run starts (not before `from`).
+    let q = from + s[from..].find("\n---")?;
+    let start = s[from..q]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_whitespace())
+        .last()
+        .map_or(q, |(j, _)| from + j);
+    Some((start, ws_end(q + 4)))
+}
 
 /// `releaseutil.SplitManifests`, in order.
 pub fn split_manifests(big: &str) -> Vec<String> {
-    SEP.split(big.trim())
-        .filter(|d| !d.is_empty())
-        .map(|d| d.trim().to_string())
-        .collect()
+    let s = big.trim();
+    let mut out = Vec::new();
+    let mut push = |d: &str| {
+        if !d.is_empty() {
+            out.push(d.trim().to_string());
+        }
+    };
+    let mut last = 0;
+    while let Some((start, end)) = next_separator(s, last) {
+        push(&s[last..start]);
+        last = end;
+    }
+    push(&s[last..]);
+    out
 }
 
 /// One rendered document.
@@ -102,10 +132,15 @@ fn head_err(path: &str, what: String) -> Error {
     ))
 }
 
-/// Parses a document's head like `yaml.Unmarshal(doc, &SimpleHead{})`.
-fn parse_head(path: &str, doc: &str) -> Result<(Value, String, Option<String>), Error> {
-    let v = Value::from_yaml_str(doc)
-        .map_err(|e| Error::Render(format!("YAML parse error on {path}: {e}")))?;
+/// Parses a document's head like `yaml.Unmarshal(doc, &SimpleHead{})`. With `full`, the returned
+/// value is the whole parsed document; without, it holds only the head's keys.
+fn parse_head(path: &str, doc: &str, full: bool) -> Result<(Value, String, Option<String>), Error> {
+    let v = if full {
+        Value::from_yaml_str(doc)
+    } else {
+        tether_gotmpl::yaml::parse_values_head(doc, &["apiVersion", "kind", "metadata"])
+    }
+    .map_err(|e| Error::Render(format!("YAML parse error on {path}: {e}")))?;
     let m = match &v {
         Value::Map(m) => m.clone(),
         Value::Nil => return Ok((Value::Nil, String::new(), None)),
@@ -213,6 +248,12 @@ pub fn sort_by_kind(ms: &mut [Manifest]) {
 
 /// `releaseutil.SortManifests` over rendered files (path → text).
 pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, Error> {
+    sort_manifests_with(files, true)
+}
+
+/// [`sort_manifests`]; without `values`, each manifest's `value` is `Nil` (the documents are still
+/// parsed and checked, but not converted, which is most of the cost for large charts).
+pub fn sort_manifests_with(files: &[(String, String)], values: bool) -> Result<Sorted, Error> {
     let mut paths: Vec<&(String, String)> = files.iter().collect();
     paths.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Sorted::default();
@@ -222,7 +263,8 @@ pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, Error> {
             continue;
         }
         for doc in split_manifests(content) {
-            let (value, kind, hook) = parse_head(path, &doc)?;
+            let (value, kind, hook) = parse_head(path, &doc, values)?;
+            let value = if values { value } else { Value::Nil };
             let Some(hook) = hook else {
                 out.manifests.push(Manifest {
                     path: path.clone(),
@@ -278,6 +320,34 @@ mod tests {
         );
         assert_eq!(split_manifests("# c\n---\n"), ["# c"]);
         assert_eq!(split_manifests("a: |\n  x\n  ---\n"), ["a: |\n  x\n  ---"]);
+    }
+
+    #[test]
+    fn split_matches_helms_regex() {
+        // Every string over a small alphabet up to length 7, against the regex Helm uses.
+        let sep = regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap();
+        let by_regex = |big: &str| -> Vec<String> {
+            sep.split(big.trim())
+                .filter(|d| !d.is_empty())
+                .map(|d| d.trim().to_string())
+                .collect()
+        };
+        let alphabet = ['-', '\n', ' ', 'a', '\u{a0}'];
+        let mut cases = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for c in &cases {
+                for a in alphabet {
+                    next.push(format!("{c}{a}"));
+                }
+            }
+            all.extend(next.iter().cloned());
+            cases = next;
+        }
+        for big in &all {
+            assert_eq!(split_manifests(big), by_regex(big), "{big:?}");
+        }
     }
 
     fn files(v: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -135,10 +135,12 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
         skip_tests: a.skip_tests,
         skip_schema_validation: a.skip_schema_validation,
     };
-    let r = tether_helm::Renderer::new(load_chart(a)?).render(&user, &opts)?;
+    let renderer = tether_helm::Renderer::new(load_chart(a)?);
     let text = match fmt {
-        OutputFormat::Yaml => r.text,
+        // Only the text: the documents are checked but not converted to objects.
+        OutputFormat::Yaml => renderer.render_text(&user, &opts)?,
         OutputFormat::Json => {
+            let r = renderer.render(&user, &opts)?;
             let objs: Vec<serde_json::Map<String, serde_json::Value>> =
                 r.documents.into_iter().filter_map(|d| d.object).collect();
             tether_kustomize::to_json(&objs) + "\n"
