@@ -3,7 +3,7 @@
 //! repositories as the reference.
 //!
 //! `cargo bench -p tether-source --bench change_detection` (BENCH_REPOS=1000 by default; prints
-//! min / median / p90).
+//! min / median / p90; BENCH_ONLY=reference runs only the `git ls-remote` reference).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +23,9 @@ use tether_source::{
 };
 
 fn stats(name: &str, mut samples: Vec<Duration>) {
+    if samples.is_empty() {
+        return;
+    }
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -84,6 +87,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
+    // BENCH_ONLY=reference runs only the `git ls-remote` reference over the n repositories.
+    let only_reference = std::env::var("BENCH_ONLY").as_deref() == Ok("reference");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -104,7 +109,7 @@ fn main() {
         ..Default::default()
     };
     let mut matching = Vec::new();
-    for _ in 0..200 {
+    for _ in 0..if only_reference { 0 } else { 200 } {
         let t = Instant::now();
         let r = affected_apps(&push, &all_apps);
         matching.push(t.elapsed());
@@ -136,7 +141,7 @@ fn main() {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let client = reqwest::Client::new();
         let mut out = Vec::new();
-        for i in 0..300 {
+        for i in 0..if only_reference { 0 } else { 300 } {
             let body = github_push(&web_urls[i % web_n], i);
             let sig = sign("bench-secret", &body);
             let t = Instant::now();
@@ -187,7 +192,8 @@ fn main() {
     let urls: Vec<String> = (0..n).map(|i| server.url(&format!("repo-{i}"))).collect();
     println!("(load average before polling: {})", load_average());
     let mut pushes = 0usize;
-    for concurrency in [4, 16] {
+    let concurrencies: &[usize] = if only_reference { &[] } else { &[4, 16] };
+    for &concurrency in concurrencies {
         let dir = tempfile::tempdir().expect("tmp");
         let cache = Arc::new(RepoCache::new(dir.path()).expect("cache"));
         let poller = Poller::new(
