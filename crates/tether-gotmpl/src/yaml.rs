@@ -907,7 +907,61 @@ type PResult<T> = Result<T, String>;
 fn next_event<I: Iterator<Item = char>>(p: &mut Parser<I>) -> PResult<Event> {
     p.next_token()
         .map(|(e, _)| e)
-        .map_err(|e| format!("yaml: {e}"))
+        .map_err(|e| format!("{}{YAML_ERR_MARK}{}", e.info(), e.marker().index()))
+}
+
+/// Separates yaml-rust2's message from the error's char index until [`go_yaml_error`] rewrites it.
+const YAML_ERR_MARK: char = '\u{0}';
+
+/// go-yaml v2's text for a yaml-rust2 error: libyaml's problem without its context ("while parsing
+/// ..."), and go-yaml's line rule: scanner errors print the 1-based line except on the first line,
+/// parser errors print the 0-based line of the offending token (libyaml ends the stream on a new line).
+fn go_yaml_error(src: &str, e: &str) -> String {
+    let Some((info, idx)) = e.split_once(YAML_ERR_MARK) else {
+        return e.to_string();
+    };
+    let idx: usize = idx.parse().unwrap_or(0);
+    let mut problem =
+        info.rsplit_once(", ").map_or(
+            info,
+            |(ctx, p)| {
+                if ctx.starts_with("while ") { p } else { info }
+            },
+        );
+    let owned;
+    if problem.starts_with("unexpected character")
+        || problem == "while scanning a plain scalar, found a tab"
+    {
+        problem = "found character that cannot start any token";
+    } else if problem == "expected ',' or ']'" {
+        problem = "did not find expected ',' or ']'";
+    } else if problem == "found unknown anchor" {
+        let name: String = src
+            .chars()
+            .skip(idx + 1)
+            .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+            .collect();
+        owned = format!("unknown anchor '{name}' referenced");
+        return format!("yaml: {owned}");
+    }
+    let scanner = !problem.starts_with("did not find expected");
+    let chars: Vec<char> = src.chars().collect();
+    let line0 = if idx >= chars.len() {
+        let n = chars.iter().filter(|c| **c == '\n').count();
+        n + usize::from(!src.is_empty() && !src.ends_with('\n'))
+    } else {
+        chars[..idx].iter().filter(|c| **c == '\n').count()
+    };
+    let line = if scanner {
+        if line0 == 0 { 0 } else { line0 + 1 }
+    } else {
+        line0
+    };
+    if line == 0 {
+        format!("yaml: {problem}")
+    } else {
+        format!("yaml: line {line}: {problem}")
+    }
 }
 
 impl Loader {
@@ -973,6 +1027,10 @@ impl Loader {
 
 /// Parses every document of a YAML stream.
 fn load_all(src: &str) -> PResult<Vec<Raw>> {
+    load_all_inner(src).map_err(|e| go_yaml_error(src, &e))
+}
+
+fn load_all_inner(src: &str) -> PResult<Vec<Raw>> {
     let mut p = Parser::new_from_str(src);
     let mut l = Loader {
         anchors: Default::default(),
