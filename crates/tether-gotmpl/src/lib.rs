@@ -185,7 +185,8 @@ impl Templates {
     pub fn exec(&self, name: &str, data: &Value, opts: &ExecOptions) -> Result<String, Error> {
         let mut e = exec::Exec::new(self, opts);
         let out = e.exec_named(name, data.clone())?;
-        Ok(if opts.strip_no_value {
+        // Only copy when there is something to strip (the output of a large chart is big).
+        Ok(if opts.strip_no_value && out.contains("<no value>") {
             out.replace("<no value>", "")
         } else {
             out

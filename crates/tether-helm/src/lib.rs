@@ -15,6 +15,7 @@
 pub mod argo;
 pub mod chart;
 pub mod engine;
+mod head;
 pub mod ignore;
 pub mod objects;
 pub mod schema;

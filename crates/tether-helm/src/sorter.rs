@@ -134,7 +134,11 @@ fn head_err(path: &str, what: String) -> Error {
 
 /// Parses a document's head like `yaml.Unmarshal(doc, &SimpleHead{})`. With `full`, the returned
 /// value is the whole parsed document; without, it holds only the head's keys.
-fn parse_head(path: &str, doc: &str, full: bool) -> Result<(Value, String, Option<String>), Error> {
+pub(crate) fn parse_head(
+    path: &str,
+    doc: &str,
+    full: bool,
+) -> Result<(Value, String, Option<String>), Error> {
     let v = if full {
         Value::from_yaml_str(doc)
     } else {
@@ -263,7 +267,16 @@ pub fn sort_manifests_with(files: &[(String, String)], values: bool) -> Result<S
             continue;
         }
         for doc in split_manifests(content) {
-            let (value, kind, hook) = parse_head(path, &doc, values)?;
+            // Without values, most documents' heads are read without the full YAML parser.
+            let fast = if values {
+                None
+            } else {
+                crate::head::fast_head(&doc)
+            };
+            let (value, kind, hook) = match fast {
+                Some((kind, hook)) => (Value::Nil, kind, hook),
+                None => parse_head(path, &doc, values)?,
+            };
             let value = if values { value } else { Value::Nil };
             let Some(hook) = hook else {
                 out.manifests.push(Manifest {
