@@ -651,6 +651,9 @@ impl RepoCache {
     pub fn ls_refs(&self, source: &Source) -> Result<RemoteRefs, Error> {
         let entry = self.entry(source);
         let _use = self.use_entry(&entry);
+        if let Some(refs) = self.list_in_one_request(source) {
+            return Ok(refs);
+        }
         let repo = self.open(&entry, source)?;
         self.connect(&repo, source, Want::Nothing)
             .map(|(refs, _)| refs)
@@ -696,8 +699,45 @@ impl RepoCache {
         result
     }
 
+    /// An http(s) remote's refs listed in one request ([`crate::smart_http`]); `None` when that
+    /// is not possible (another scheme, a server without protocol v2, any error), and gitoxide
+    /// lists them instead.
+    fn list_in_one_request(&self, source: &Source) -> Option<RemoteRefs> {
+        if !crate::smart_http::applies(source.url()) {
+            return None;
+        }
+        match crate::smart_http::ls_refs(source) {
+            Ok(refs) => {
+                self.stats.listings.fetch_add(1, Ordering::Relaxed);
+                Some(convert_refs(&refs))
+            }
+            Err(crate::smart_http::Miss(why)) => {
+                tracing::debug!(
+                    repo = source.url(),
+                    why,
+                    "one-request listing not possible, listing with gitoxide"
+                );
+                None
+            }
+        }
+    }
+
     fn fetch_now(&self, entry: &Entry, source: &Source) -> Result<(Arc<RemoteRefs>, bool), Error> {
         let repo = self.open(entry, source)?;
+        // A warm fetch of an unchanged http(s) repository: one request, no gitoxide connection.
+        // (An empty cache is filled by gitoxide straight away.)
+        let empty = repo
+            .references()
+            .ok()
+            .and_then(|r| r.all().ok().map(|mut i| i.next().is_none()))
+            .unwrap_or(true);
+        if !empty
+            && let Some(refs) = self.list_in_one_request(source)
+            && !lacks_objects(&repo, &refs)
+            && (source.shallow || !repo.is_shallow().unwrap_or(false))
+        {
+            return Ok((Arc::new(refs), false));
+        }
         tracing::debug!(repo = source.url(), key = entry.key, "fetching");
         self.connect(&repo, source, Want::Refs)
             .map(|(refs, downloaded)| (Arc::new(refs), downloaded))
@@ -821,18 +861,7 @@ impl RepoCache {
             }
         }
         let credentials = source.credentials.clone();
-        if credentials.is_some() && source.url().starts_with("http://") {
-            let host = source.url()["http://".len()..]
-                .split(['/', ':'])
-                .next()
-                .unwrap_or_default();
-            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-                tracing::warn!(
-                    repo = source.url(),
-                    "sending credentials over plain http, as Argo CD does; prefer https"
-                );
-            }
-        }
+        crate::transport::warn_plain_http_credentials(source);
         connection.set_credentials(move |action| match action {
             gix::credentials::helper::Action::Get(ctx) => {
                 Ok(credentials
@@ -857,13 +886,7 @@ impl RepoCache {
             .prepare_fetch(gix::progress::Discard, options)
             .map_err(|e| text(&e))?;
         let refs = convert_refs(&prepare.ref_map().remote_refs);
-        let missing = refs.refs.iter().any(|r| {
-            let fetched = r.name().starts_with("refs/heads/") || r.name().starts_with("refs/tags/");
-            fetched
-                && r.commit()
-                    .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
-                    .is_some_and(|id| !repo.has_object(id))
-        });
+        let missing = lacks_objects(repo, &refs);
         let is_shallow = repo.is_shallow().unwrap_or(false);
         let must_deepen = !source.shallow && is_shallow;
         let fetching = match want {
@@ -1153,12 +1176,23 @@ fn resolve_submodule_url(parent: &str, url: &str) -> String {
     format!("{base}/{rest}")
 }
 
+/// Whether some branch or tag of `refs` points at a commit the repository lacks.
+fn lacks_objects(repo: &gix::Repository, refs: &RemoteRefs) -> bool {
+    refs.refs.iter().any(|r| {
+        let fetched = r.name().starts_with("refs/heads/") || r.name().starts_with("refs/tags/");
+        fetched
+            && r.commit()
+                .and_then(|c| gix::ObjectId::from_hex(c.as_bytes()).ok())
+                .is_some_and(|id| !repo.has_object(id))
+    })
+}
+
 fn peel_to_commit(repo: &gix::Repository, id: gix::ObjectId) -> Option<gix::ObjectId> {
     let object = repo.find_object(id).ok()?;
     object.peel_to_commit().ok().map(|c| c.id)
 }
 
-fn convert_refs(refs: &[gix::protocol::handshake::Ref]) -> RemoteRefs {
+pub(crate) fn convert_refs(refs: &[gix::protocol::handshake::Ref]) -> RemoteRefs {
     use gix::protocol::handshake::Ref;
     let mut out: Vec<RemoteRef> = refs
         .iter()

@@ -24,6 +24,7 @@ pub mod creds;
 mod error;
 pub mod revision;
 pub use tether_semver as semver;
+mod smart_http;
 mod transport;
 pub mod url;
 mod write;

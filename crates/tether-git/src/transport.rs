@@ -87,6 +87,86 @@ pub(crate) fn http_options(
     })
 }
 
+/// The HTTP client for the one-request ref listing ([`crate::smart_http`]): one per distinct TLS
+/// and proxy setting and process, shared by every repository with that setting, so connections
+/// to a host are kept alive across repositories. TLS (trusted certificates, `insecure`, client
+/// certificate) and the proxy are the ones [`http_options`] gives gitoxide's clients.
+pub(crate) fn shared_http_client(
+    creds: Option<&Credentials>,
+    plain_http: bool,
+) -> Result<reqwest::blocking::Client, String> {
+    use sha2::Digest;
+    static CLIENTS: OnceLock<Mutex<HashMap<[u8; 32], reqwest::blocking::Client>>> = OnceLock::new();
+    let default = Credentials::none();
+    let creds = creds.unwrap_or(&default);
+    let mut h = sha2::Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(&[u8::from(plain_http), u8::from(creds.is_insecure())]);
+    field(creds.tls_certs().map(|c| c.as_bytes()).unwrap_or_default());
+    let (cert, key) = creds
+        .tls_client_cert()
+        .map(|(c, k)| (c.as_str(), k.expose()))
+        .unwrap_or_default();
+    field(cert.as_bytes());
+    field(key.as_bytes());
+    let (proxy, no_proxy) = creds
+        .proxy()
+        .map(|(p, n)| (p.expose(), n.as_str()))
+        .unwrap_or_default();
+    field(proxy.as_bytes());
+    field(no_proxy.as_bytes());
+    let id: [u8; 32] = h.finalize().into();
+    let clients = CLIENTS.get_or_init(Default::default);
+    if let Some(c) = clients.lock().unwrap_or_else(|p| p.into_inner()).get(&id) {
+        return Ok(c.clone());
+    }
+    let mut builder = reqwest::blocking::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(20))
+        .timeout(std::time::Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("git/tether-", env!("CARGO_PKG_VERSION")))
+        .pool_idle_timeout(std::time::Duration::from_secs(60));
+    builder = if plain_http {
+        builder.tls_certs_only(Vec::<reqwest::Certificate>::new())
+    } else {
+        builder.tls_backend_preconfigured(rustls::ClientConfig::clone(&*tls_config(creds)?))
+    };
+    if let Some((url, no_proxy)) = creds.proxy() {
+        let p = reqwest::Proxy::all(url.expose())
+            .map_err(|_| "proxy: not a valid proxy URL".to_owned())?;
+        builder = builder.proxy(p.no_proxy(reqwest::NoProxy::from_string(no_proxy)));
+    }
+    let client = builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let mut map = clients.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert(id, client.clone());
+    Ok(client)
+}
+
+/// Credentials over plain http to a host that is not loopback: sent, as Argo CD does, with a
+/// warning.
+pub(crate) fn warn_plain_http_credentials(source: &crate::cache::Source) {
+    if source.credentials().is_some() && source.url().starts_with("http://") {
+        let host = source.url()["http://".len()..]
+            .split(['/', ':'])
+            .next()
+            .unwrap_or_default();
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            tracing::warn!(
+                repo = source.url(),
+                "sending credentials over plain http, as Argo CD does; prefer https"
+            );
+        }
+    }
+}
+
 /// The rustls client configuration for these credentials' TLS settings: the trusted certificates
 /// ([`Credentials::with_tls_certs`], else the system's roots), `insecure` (no verification) and
 /// the client certificate. Built once per distinct setting and process, then shared.
