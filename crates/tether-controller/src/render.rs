@@ -192,6 +192,15 @@ pub fn render_dir(
                     Arc::new(tether_render::GitRemoteLoader::new(c.clone()))
                         as Arc<dyn tether_kustomize::RemoteLoader>
                 }),
+                // Only used when Helm inflation is enabled; charts go to the same chart
+                // cache as Helm sources' dependencies.
+                charts: cache.map(|c| {
+                    Arc::new(tether_render::HelmChartPuller::new(
+                        tether_chartrepo::helm::HelmFetcher::new(
+                            c.root().with_file_name("helm-charts"),
+                        ),
+                    )) as Arc<dyn tether_kustomize::ChartPuller>
+                }),
                 ..Default::default()
             };
             let k = source.kustomize.clone().unwrap_or_default();

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::fieldspec::TransformerConfig;
 use crate::fs::{FileSystem, LoadRestrictor, Loader, clean};
 use crate::generators::{self, GenKind};
+use crate::helm::ChartPuller;
 use crate::patches::{self, Loaded};
 use crate::remote::{self, RemoteLoader, RepoSpec};
 use crate::resource::{Behavior, Resource, parse_objects};
@@ -26,6 +27,9 @@ pub struct BuildOptions {
     pub enable_helm: bool,
     /// Fetches remote (git) resources and components; without one they are an error.
     pub remote: Option<Arc<dyn RemoteLoader>>,
+    /// Pulls `helmCharts` that are not vendored under the chart home from their `repo` (what
+    /// kustomize does with `helm pull`); without one such charts are an error.
+    pub charts: Option<Arc<dyn ChartPuller>>,
 }
 
 impl std::fmt::Debug for BuildOptions {
@@ -34,6 +38,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("load_restrictor", &self.load_restrictor)
             .field("enable_helm", &self.enable_helm)
             .field("remote", &self.remote.is_some())
+            .field("charts", &self.charts.is_some())
             .finish()
     }
 }
@@ -520,7 +525,7 @@ impl<'a> Builder<'a> {
         // Helm charts: the last of kustomize's builtin generators.
         let globals = kust.helm_globals.clone().unwrap_or_default();
         for chart in &kust.helm_charts {
-            let objs = crate::helm::inflate(&ldr, &kpath, self.opts.enable_helm, &globals, chart)?;
+            let objs = crate::helm::inflate(&ldr, &kpath, self.opts, &globals, chart)?;
             let origin = format!(
                 "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n",
                 relative(&self.top, &kpath)

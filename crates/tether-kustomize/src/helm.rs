@@ -13,8 +13,12 @@
 //!   flags of the same names.
 //!
 //! Charts are read from the machine's file system, as kustomize (which runs the `helm` binary)
-//! does. Charts that are not present under `chartHome` would be pulled from `repo` by kustomize;
-//! Tether reports a clear error instead.
+//! does. A chart that is not present under `chartHome` is pulled from `repo` (at `version`, a
+//! Masterminds constraint as `helm pull --version` takes it; the newest stable one when empty)
+//! through the build's [`ChartPuller`], as kustomize runs `helm pull`. Unlike kustomize, the
+//! pulled chart is not written into the kustomization's directory (a checkout stays read-only):
+//! the puller keeps it in its own cache, and the default values file is the chart's own
+//! `values.yaml`.
 
 use crate::error::{Error, Result};
 use crate::fs::Loader;
@@ -22,6 +26,13 @@ use crate::resource::parse_objects;
 use crate::types::{HelmChart, HelmChartArgs, HelmGlobals};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+
+/// Pulls a chart from a Helm chart repository (kustomize's `helm pull --repo REPO NAME
+/// --version VERSION`).
+pub trait ChartPuller: Send + Sync {
+    /// The pulled chart (a directory or a `.tgz` archive) on the local file system.
+    fn pull(&self, repo: &str, name: &str, version: &str) -> std::result::Result<PathBuf, String>;
+}
 
 const LEGAL_MERGE: [&str; 3] = ["merge", "override", "replace"];
 
@@ -78,11 +89,11 @@ fn config_error(kfile: &Path, globals: &HelmGlobals, chart: &HelmChart, msg: &st
 pub fn inflate(
     ldr: &Loader<'_>,
     kfile: &Path,
-    enable_helm: bool,
+    build: &crate::BuildOptions,
     globals: &HelmGlobals,
     chart: &HelmChart,
 ) -> Result<Vec<Map<String, Value>>> {
-    if !enable_helm {
+    if !build.enable_helm {
         return Err(config_error(
             kfile,
             globals,
@@ -131,7 +142,9 @@ pub fn inflate(
         extra_files.push((p.to_string_lossy().into_owned(), text));
     }
 
-    let chart_dir = abs_home.join(&chart.name);
+    let mut chart_dir = abs_home.join(&chart.name);
+    // The pulled chart's own values.yaml stands in for `<chartHome>/<name>/values.yaml`.
+    let mut pulled_values: Option<String> = None;
     if !ldr.fs.is_dir(&chart_dir) {
         if chart.repo.is_empty() {
             return Err(Error::Generator(format!(
@@ -141,14 +154,49 @@ pub fn inflate(
                 abs_home.display()
             )));
         }
-        return Err(Error::Unsupported(format!(
-            "`helmCharts` in `{}`: chart `{}` is not in `{}` and pulling charts from repositories ({}) is not supported; vendor the chart under the chart home",
-            kfile.display(),
-            chart.name,
-            abs_home.display(),
-            chart.repo
-        )));
+        let Some(puller) = &build.charts else {
+            return Err(Error::Unsupported(format!(
+                "`helmCharts` in `{}`: chart `{}` is not in `{}` and this build cannot pull charts from repositories ({}); vendor the chart under the chart home",
+                kfile.display(),
+                chart.name,
+                abs_home.display(),
+                chart.repo
+            )));
+        };
+        let pulled = puller
+            .pull(&chart.repo, &chart.name, &chart.version)
+            .map_err(|e| {
+                Error::Generator(format!(
+                    "`helmCharts` in `{}`: could not pull chart `{}`{} from `{}`: {e}",
+                    kfile.display(),
+                    chart.name,
+                    if chart.version.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" version `{}`", chart.version)
+                    },
+                    chart.repo
+                ))
+            })?;
+        if chart.values_file.is_empty() {
+            let loaded = tether_helm::load(&pulled).map_err(|e| {
+                Error::Generator(format!(
+                    "`helmCharts` in `{}`: pulled chart `{}`: {}",
+                    kfile.display(),
+                    chart.name,
+                    e.message()
+                ))
+            })?;
+            pulled_values = Some(loaded.values_yaml.clone().unwrap_or_default());
+        }
+        chart_dir = pulled;
     }
+    let read_values = |path: &str| -> Result<(PathBuf, String)> {
+        match &pulled_values {
+            Some(text) => Ok((chart_dir.join("values.yaml"), text.clone())),
+            None => ldr.read_string(path),
+        }
+    };
 
     // The values file handed to `helm template -f`.
     let inline = chart.values_inline.clone().unwrap_or_default();
@@ -156,7 +204,7 @@ pub fn inflate(
         let merged = match merge.as_str() {
             "replace" => inline,
             m => {
-                let (_, text) = ldr.read_string(&values_file)?;
+                let (_, text) = read_values(&values_file)?;
                 let file: Value = serde_yaml::from_str(&text).map_err(|e| {
                     Error::Generator(format!(
                         "could not parse values file `{values_file}` into rnode: {e}"
@@ -186,7 +234,7 @@ pub fn inflate(
         let text = serde_json::to_string(&Value::Object(merged)).unwrap_or_default();
         (format!("{}-kustomize-values.yaml", chart.name), text)
     } else {
-        let (p, text) = ldr.read_string(&values_file)?;
+        let (p, text) = read_values(&values_file)?;
         (p.to_string_lossy().into_owned(), text)
     };
 

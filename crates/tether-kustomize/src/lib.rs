@@ -38,6 +38,7 @@ pub use build::{
 };
 pub use error::{Error, Result};
 pub use fs::{FileSystem, LoadRestrictor, RealFs};
+pub use helm::ChartPuller;
 pub use remote::{RemoteLoader, RepoSpec};
 
 use serde_json::{Map, Value};

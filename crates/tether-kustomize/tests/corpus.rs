@@ -23,6 +23,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
         },
         enable_helm: options.lines().any(|l| l.trim() == "enable-helm"),
         remote: None,
+        charts: None,
     };
     let got = tether_kustomize::build(&RealFs, &dir.join("app"), &opts);
     if let Ok(expected) = std::fs::read_to_string(dir.join("expected.yaml")) {

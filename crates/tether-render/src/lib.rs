@@ -2,11 +2,13 @@
 //! then render plain directories (YAML/JSON, optionally Jsonnet) or kustomizations (through
 //! [`tether_kustomize`]). Helm lives in its own engine.
 
+pub mod charts;
 pub mod detect;
 pub mod directory;
 pub mod jsonnet;
 pub mod remote;
 
+pub use charts::HelmChartPuller;
 pub use detect::{SourceType, detect};
 pub use directory::{DirectorySettings, render_directory};
 pub use jsonnet::{JsonnetSettings, JsonnetVar};

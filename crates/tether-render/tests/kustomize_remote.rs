@@ -173,6 +173,7 @@ fn remote_corpus() {
             },
             enable_helm: false,
             remote: Some(Arc::new(GitRemoteLoader::new(cache.clone()))),
+            charts: None,
         };
         match check(case, tether_kustomize::build(&RealFs, &app, &opts)) {
             Ok(()) => passed += 1,

@@ -3,10 +3,12 @@
 //! dependency build` with Chart.lock). The repository is tether-chartrepo's test repository; the
 //! expected outputs and error texts are the reference helm's (`scripts/gen-helm-deps-expected`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[path = "support/static_http.rs"]
+mod static_http;
+use static_http::serve;
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -14,52 +16,6 @@ fn manifest_dir() -> PathBuf {
 
 fn deps_dir() -> PathBuf {
     manifest_dir().join("tests/helm_deps")
-}
-
-/// A static file server on a loopback port for `dir` (GET only, one thread per connection).
-fn serve(dir: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let dir = dir.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(&stream);
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).map_or(true, |n| n == 0) || line == "\r\n" {
-                        break;
-                    }
-                }
-                let path = request.split_whitespace().nth(1).unwrap_or("/");
-                let name = path.trim_start_matches('/').split('?').next().unwrap_or("");
-                let name = name.replace("%2B", "+");
-                let body = (!name.contains("..") && !name.is_empty())
-                    .then(|| std::fs::read(dir.join(&name)).ok())
-                    .flatten();
-                let mut stream = &stream;
-                let _ = match body {
-                    Some(b) => stream
-                        .write_all(
-                            format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                                b.len()
-                            )
-                            .as_bytes(),
-                        )
-                        .and_then(|_| stream.write_all(&b)),
-                    None => stream.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    ),
-                };
-            });
-        }
-    });
-    url
 }
 
 /// A copy of tether-chartrepo's test repository, served.

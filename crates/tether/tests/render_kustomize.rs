@@ -104,3 +104,83 @@ fn remote_base_is_fetched_through_the_repository_cache() {
     );
     assert!(cache.path().join("repos").is_dir());
 }
+
+#[path = "support/static_http.rs"]
+mod static_http;
+
+/// Copies `src` to `dst` with @@REPO@@ replaced by `url`.
+fn instantiate(src: &Path, dst: &Path, url: &str) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read") {
+        let e = e.expect("entry");
+        let to = dst.join(e.file_name());
+        if e.path().is_dir() {
+            instantiate(&e.path(), &to, url);
+        } else {
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            std::fs::write(to, text.replace("@@REPO@@", url)).expect("write");
+        }
+    }
+}
+
+/// `helmCharts` that are not vendored are pulled from their `repo` (constraints, the newest
+/// stable version when none is given, the chart's own values under valuesInline) and never
+/// written into the kustomization's directory. Expectations: the reference kustomize running
+/// `helm pull` against the same repository (`scripts/gen-kustomize-expected --helm-repo`).
+#[test]
+fn helm_charts_are_pulled_from_their_repository_like_kustomize() {
+    let base = crates().join("tether/tests/kustomize_helm_repo");
+    let url = static_http::serve(base.join("repo"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(base.join("cases"))
+        .expect("cases")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let app = tmp.path().join(&name);
+        instantiate(&case.join("app"), &app, &url);
+        let before = std::fs::read_dir(&app).expect("app").count();
+        let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args([
+                "render",
+                "kustomize",
+                &app.to_string_lossy(),
+                "--enable-helm",
+            ])
+            .env("TETHER_CACHE_DIR", tmp.path().join("cache"))
+            .env("TETHER_GIT_CACHE", tmp.path().join("git"))
+            .output()
+            .expect("tether runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            std::fs::read_dir(&app).expect("app").count(),
+            before,
+            "{name}: nothing is written into the kustomization"
+        );
+        if let Ok(expected) = std::fs::read_to_string(case.join("expected.yaml")) {
+            assert!(out.status.success(), "{name}: {stderr}");
+            assert_eq!(
+                parse_stream(&String::from_utf8_lossy(&out.stdout)),
+                parse_stream(&expected),
+                "{name}"
+            );
+        } else {
+            assert!(!out.status.success(), "{name} must fail");
+            assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+            let mentions = std::fs::read_to_string(case.join("error-mentions")).expect("mentions");
+            let reference =
+                std::fs::read_to_string(case.join("expected-error.txt")).expect("reference error");
+            for m in mentions.lines().filter(|m| !m.is_empty()) {
+                assert!(reference.contains(m), "{name}: the reference mentions {m}");
+                assert!(stderr.contains(m), "{name}: `{stderr}` mentions {m}");
+            }
+        }
+    }
+}

@@ -163,6 +163,13 @@ fn render_kustomize(a: &KustomizeArgs) -> anyhow::Result<tether_kustomize::Objec
                 .map(PathBuf::from)
                 .unwrap_or_else(super::render_repo::default_cache_dir),
         ))),
+        // `helmCharts` that are not vendored are pulled into the chart cache `render helm
+        // --repo` uses, not into the kustomization's directory.
+        charts: a.enable_helm.then(|| {
+            std::sync::Arc::new(tether_render::HelmChartPuller::new(
+                tether_chartrepo::helm::HelmFetcher::new(super::render_helm::cache_dir()),
+            )) as std::sync::Arc<dyn tether_kustomize::ChartPuller>
+        }),
     };
     let dir = std::fs::canonicalize(&a.dir).with_context(|| format!("`{}`", a.dir.display()))?;
     Ok(tether_kustomize::build(

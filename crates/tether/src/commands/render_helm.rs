@@ -152,7 +152,7 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
 }
 
 /// Where fetched chart archives are cached.
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("TETHER_CACHE_DIR") {
         return PathBuf::from(d).join("charts");
     }
