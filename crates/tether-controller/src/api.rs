@@ -7,6 +7,7 @@
 //! | `GET /api/v1/applications/{name}` | one Application |
 //! | `GET /api/v1/applications/{name}/manifests` | the last rendered manifests |
 //! | `GET /api/v1/applications/{name}/diff` | the last comparison: resources and unified diffs |
+//! | `POST /api/v1/applications/{name}/diff` | compare `{"objects": [...]}` (rendered by `app diff --local`) with the live objects |
 //! | `GET /api/v1/applications/{name}/audit` | the app's audit log |
 //! | `POST /api/v1/applications/{name}/sync` | request a sync (body: Argo CD's `SyncOperation`) |
 //! | `POST /api/v1/applications/{name}/rollback` | `{"id": N, "prune": bool, "dryRun": bool}` |
@@ -14,6 +15,8 @@
 //! | `DELETE /api/v1/applications/{name}/operation` | terminate the running operation |
 //! | `DELETE /api/v1/applications/{name}?cascade=true` | delete (cascade deletes live objects) |
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}` | AppProjects |
+//!
+//! `PUT …/spec` (`app set`) is in [`crate::edit`].
 //!
 //! Errors are `{"error": "..."}` with 404 (unknown app), 409 (operation in progress) or 400.
 
@@ -56,7 +59,10 @@ pub fn router(controller: Controller, ready: Arc<AtomicBool>) -> Router {
         .route("/api/v1/applications", get(list))
         .route("/api/v1/applications/{name}", get(get_app).delete(delete))
         .route("/api/v1/applications/{name}/manifests", get(manifests))
-        .route("/api/v1/applications/{name}/diff", get(diff))
+        .route(
+            "/api/v1/applications/{name}/diff",
+            get(diff).post(local_diff),
+        )
         .route("/api/v1/applications/{name}/audit", get(audit))
         .route("/api/v1/applications/{name}/sync", post(sync))
         .route("/api/v1/applications/{name}/rollback", post(rollback))
@@ -116,6 +122,28 @@ async fn diff(State(api): State<Api>, Path(name): Path<String>) -> Response {
         ))
         .into_response();
     };
+    Json(diff_json(&c)).into_response()
+}
+
+#[derive(Deserialize)]
+struct Objects {
+    objects: Vec<serde_json::Value>,
+}
+
+/// `POST …/diff`: objects rendered by the CLI from a working copy, compared with the live ones.
+async fn local_diff(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Json(body): Json<Objects>,
+) -> Response {
+    match api.controller.compare_with(&name, &body.objects).await {
+        Ok(c) => Json(diff_json(&c)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A comparison as `GET …/diff` answers it.
+pub fn diff_json(c: &crate::backend::Comparison) -> serde_json::Value {
     let items: Vec<_> = c
         .resources
         .iter()
@@ -127,7 +155,7 @@ async fn diff(State(api): State<Api>, Path(name): Path<String>) -> Response {
             })
         })
         .collect();
-    Json(json!({"sync": c.sync, "items": items})).into_response()
+    json!({"sync": c.sync, "items": items})
 }
 
 #[derive(Deserialize)]

@@ -82,6 +82,18 @@ pub struct SyncInput {
     /// For `ApplyOutOfSyncOnly`: `group/kind/namespace/name` → modified.
     pub modified: BTreeMap<String, bool>,
     pub managed_namespace_metadata: Option<tether_model::source::ManagedNamespaceMetadata>,
+    /// Told each resource result as it is set or changes (the CLI's live progress table).
+    pub progress: Option<ProgressSink>,
+}
+
+/// A callback for per-resource progress of a running sync.
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(ResourceResult) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
 }
 
 /// How a sync ended.

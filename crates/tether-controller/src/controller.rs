@@ -22,7 +22,9 @@ use tether_model::{AppProject, Application};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{AppWriter, Cluster, Comparison, Rendered, Renderer, SyncInput, object_key};
+use crate::backend::{
+    AppWriter, Cluster, Comparison, ProgressSink, Rendered, Renderer, SyncInput, object_key,
+};
 use crate::project;
 use crate::queue::Queue;
 use crate::store::AuditEntry;
@@ -465,6 +467,61 @@ impl Controller {
             .apps
             .get(name)
             .and_then(|e| e.comparison.clone())
+    }
+
+    /// Where an app is declared (file mode: `file:document`; cluster mode: `namespace/name`).
+    pub fn origin(&self, name: &str) -> Option<String> {
+        self.lock()
+            .apps
+            .get(name)
+            .filter(|e| !e.removed)
+            .map(|e| e.origin.clone())
+    }
+
+    /// Compares `objects` (rendered from a working copy: `tether app diff --local`) with the
+    /// app's live objects, as a refresh compares its rendered manifests. Nothing is recorded.
+    pub async fn compare_with(
+        &self,
+        name: &str,
+        objects: &[Value],
+    ) -> Result<Comparison, RequestError> {
+        let app = self
+            .app(name)
+            .ok_or_else(|| RequestError::NotFound(name.into()))?;
+        self.inner
+            .cluster
+            .compare(&app, comparable(objects))
+            .await
+            .map_err(RequestError::Invalid)
+    }
+
+    /// Puts each resource result of a running sync into `operationState.syncResult` (in memory:
+    /// the API shows it, the final result is what gets written).
+    fn progress_sink(&self, name: &str) -> ProgressSink {
+        let c = self.clone();
+        let name = name.to_owned();
+        ProgressSink(Arc::new(move |r| {
+            c.with_entry(&name, |e| {
+                let op = e
+                    .app
+                    .status
+                    .as_mut()
+                    .and_then(|s| s.operation_state.as_mut())
+                    .filter(|o| o.phase == "Running");
+                if let Some(o) = op {
+                    let res = &mut o.sync_result.get_or_insert_with(Default::default).resources;
+                    let same = |x: &&mut tether_model::application::ResourceResult| {
+                        (&x.group, &x.kind, &x.namespace, &x.name, &x.sync_phase)
+                            == (&r.group, &r.kind, &r.namespace, &r.name, &r.sync_phase)
+                    };
+                    match res.iter_mut().find(same) {
+                        Some(x) => *x = r,
+                        None => res.push(r),
+                    }
+                }
+            });
+            c.notify();
+        }))
     }
 
     /// The audit log.
@@ -1415,6 +1472,7 @@ impl Controller {
             ..Default::default()
         };
         input.sync_options.extend(op.sync_options.iter().cloned());
+        input.progress = Some(self.progress_sink(&input.app));
         for r in cmp.resources.iter().filter(|r| selected(r)) {
             if let Some(d) = &r.desired {
                 input.modified.insert(object_key(d), r.modified);

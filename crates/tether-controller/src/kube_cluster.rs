@@ -13,7 +13,14 @@ use tether_model::Application;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Cluster, Compared, Comparison, SyncInput, SyncOutcome};
+use crate::backend::{Cluster, Compared, Comparison, ProgressSink, SyncInput, SyncOutcome};
+
+tokio::task_local! {
+    /// The running sync's progress sink: the engine's progress callback is shared by every
+    /// sync, and tether-sync runs a sync within the caller's task (no spawns), so the sink of
+    /// the sync being polled is found here.
+    static PROGRESS: Option<ProgressSink>;
+}
 
 /// Runs a sync against the cluster.
 #[async_trait]
@@ -65,7 +72,16 @@ impl KubeCluster {
             client.clone(),
             Arc::new(tether_sync::KubeResolver::new(client)),
         )
-        .with_health(HealthChecker::new(LuaOverrides::new()));
+        .with_health(HealthChecker::new(LuaOverrides::new()))
+        .with_progress(Arc::new(|ev: &tether_sync::SyncEvent| {
+            if let tether_sync::SyncEvent::Resource(r) = ev {
+                let _ = PROGRESS.try_with(|p| {
+                    if let Some(p) = p {
+                        (p.0)(r.clone());
+                    }
+                });
+            }
+        }));
         let syncer = Arc::new(EngineSyncer { engine });
         Ok(Arc::new(Self {
             cache,
@@ -210,7 +226,9 @@ impl SyncRunner for EngineSyncer {
         req.allow_empty = input.allow_empty;
         req.managed_namespace_metadata = input.managed_namespace_metadata;
         req.modified = modified;
-        let r = self.engine.sync(req, &cancel).await;
+        let r = PROGRESS
+            .scope(input.progress, self.engine.sync(req, &cancel))
+            .await;
         SyncOutcome {
             phase: r.phase.as_str().to_owned(),
             message: r.message,

@@ -7,12 +7,13 @@
 //! - [`render`]: rendering Git sources (tether-git + tether-render + tether-kustomize);
 //! - [`project`]: AppProject checks;
 //! - [`controller`]: queue, workers, comparison into status, auto-sync, operations, history;
-//! - [`api`]: the HTTP API the CLI uses;
+//! - [`api`]: the HTTP API the CLI uses; [`edit`]: its route for `app set` (spec writers);
 //! - [`run`]: wiring it all for `tether run`.
 
 pub mod api;
 pub mod backend;
 pub mod controller;
+pub mod edit;
 pub mod files;
 pub mod kube_apps;
 pub mod kube_cluster;

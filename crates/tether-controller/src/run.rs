@@ -131,9 +131,21 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let (hook_tx, mut hook_rx) = mpsc::channel::<tether_source::WebhookEvent>(256);
     let lister_ctl = controller.clone();
     let lister: tether_source::AppLister = Arc::new(move || lister_ctl.apps());
-    let app_router = crate::api::router(controller.clone(), ready.clone()).merge(
-        tether_source::router(tether_source::WebhookConfig::default(), lister, hook_tx),
-    );
+    let spec_writer: Arc<dyn crate::edit::SpecWriter> = match &opts.apps {
+        AppsFrom::Cluster => Arc::new(crate::edit::KubeSpecWriter::new(client.clone(), &namespace)),
+        AppsFrom::Dir(dir) => Arc::new(crate::edit::FileSpecWriter { dir: dir.clone() }),
+        AppsFrom::Repo { url, path } => Arc::new(crate::edit::RepoSpecWriter {
+            url: url.clone(),
+            path: path.clone(),
+        }),
+    };
+    let app_router = crate::api::router(controller.clone(), ready.clone())
+        .merge(crate::edit::router(controller.clone(), spec_writer))
+        .merge(tether_source::router(
+            tether_source::WebhookConfig::default(),
+            lister,
+            hook_tx,
+        ));
     let c = controller.clone();
     tokio::spawn(async move {
         while let Some(ev) = hook_rx.recv().await {

@@ -3,23 +3,27 @@
 //! ```text
 //! tether app list [-o json|yaml|wide]
 //! tether app get NAME [-o json|yaml|wide]          # summary and a resource table
-//! tether app diff NAME                              # exit 1 when live differs from Git
+//! tether app diff NAME [--local DIR [--local-repo-root D]]  # exit 1 when live differs
 //! tether app sync NAME [--prune] [--dry-run] [--revision R] [--resource GROUP:KIND:NAME]…
 //!                      [--force] [--server-side] [--apply-out-of-sync-only] [--async] [--timeout S]
 //! tether app wait NAME [--health] [--sync] [--operation] [--timeout S]
 //! tether app history NAME
 //! tether app rollback NAME ID [--prune] [--dry-run] [--async]
 //! tether app manifests NAME [-o yaml|json]
+//! tether app set NAME [-p name=value]… [--helm-set …] [--kustomize-image …] [--revision R] …
 //! tether app refresh NAME [--hard]
 //! tether app delete NAME [--cascade=false]
 //! tether app terminate-op NAME
 //! ```
 //!
-//! Exit codes: 0 success; 1 failure (tether run unreachable, request refused, unknown app, an
-//! operation that ended Failed/Error, `app wait` timed out, `app diff` found a difference);
-//! 2 usage errors (and `app diff` errors, as Argo CD's CLI).
+//! Exit codes: see [`EXIT_CODES`] (also in `tether app --help` and docs/cli.md).
+//!
+//! `app sync`, `app rollback` and `app wait --operation` show the sync's progress on stderr while
+//! it runs: a table per resource redrawn in place on a terminal, one line per change otherwise.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -40,8 +44,18 @@ pub enum Output {
     Yaml,
 }
 
+/// The exit codes of `tether app`, as `--help` shows them.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (`app diff`: no difference)
+  1  failure: `tether run` unreachable, unknown application, request refused (e.g. an operation
+     already running, rollback with auto-sync on), an operation that ended Failed or Error,
+     `app sync`/`app rollback`/`app wait`/`app set` timed out, `app diff`: a difference
+  2  the command line could not be parsed; `app diff`: it could not compare";
+
 /// `tether app`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct AppArgs {
     #[command(subcommand)]
     pub command: AppCommand,
@@ -59,8 +73,8 @@ pub enum AppCommand {
     List,
     /// Show an Application and its resources.
     Get { name: String },
-    /// Show how the live state differs from Git (exit 1 when it does).
-    Diff { name: String },
+    /// Show how the live state differs from Git, or from a working copy (exit 1 when it does).
+    Diff(DiffArgs),
     /// Sync an Application.
     Sync(SyncArgs),
     /// Wait until an Application is synced / healthy / has no operation.
@@ -71,6 +85,10 @@ pub enum AppCommand {
     Rollback(RollbackArgs),
     /// The rendered manifests.
     Manifests { name: String },
+    /// Change an Application's spec (Argo CD's `argocd app set` flags). Cluster mode: the
+    /// Application resource; `--apps DIR`: the declaring file, rewritten in place; `--apps-repo`:
+    /// refused (commit the change to Git).
+    Set(Box<super::app_set::SetArgs>),
     /// Refresh now.
     Refresh {
         name: String,
@@ -119,6 +137,19 @@ pub struct SyncArgs {
     /// Give up waiting after this many seconds (0: never).
     #[arg(long, default_value_t = 0)]
     pub timeout: u64,
+}
+
+/// `tether app diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    pub name: String,
+    /// Diff a working copy: render DIR as the app's source would be rendered (its Helm,
+    /// Kustomize, directory or Jsonnet settings) and compare that with the live objects.
+    #[arg(long)]
+    pub local: Option<PathBuf>,
+    /// With `--local`: the repository root value files may not leave (default `/`).
+    #[arg(long, requires = "local", default_value = "/")]
+    pub local_repo_root: PathBuf,
 }
 
 /// `tether app wait`.
@@ -398,8 +429,40 @@ fn or_default(x: &str, d: &str) -> String {
     if x.is_empty() { d.into() } else { x.into() }
 }
 
-fn diff(c: &Client, out: &mut impl Write, name: &str, fmt: Output) -> ExitCode {
-    let v = match c.get(&format!("/api/v1/applications/{}/diff", seg(name))) {
+/// Renders a working copy with the app's source settings (for `app diff --local`).
+fn render_local(
+    app: &Value,
+    dir: &std::path::Path,
+    root: &std::path::Path,
+) -> anyhow::Result<Vec<Value>> {
+    let app: tether_model::Application =
+        serde_json::from_value(app.clone()).context("reading the application")?;
+    if !app.spec.sources.is_empty() {
+        bail!("`--local` is not supported for multi-source applications");
+    }
+    let source = app.spec.source.clone().unwrap_or_default();
+    if !dir.is_dir() {
+        bail!("`--local {}`: not a directory", dir.display());
+    }
+    let ctx = tether_controller::render::AppContext {
+        name: app.metadata.name.clone().unwrap_or_default(),
+        namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+    };
+    let (objects, _) = tether_controller::render::render_dir(dir, root, &source, &ctx, None)
+        .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", dir.display()))?;
+    Ok(objects)
+}
+
+fn diff(c: &Client, out: &mut impl Write, a: &DiffArgs, fmt: Output) -> ExitCode {
+    let path = format!("/api/v1/applications/{}/diff", seg(&a.name));
+    let v = match &a.local {
+        None => c.get(&path),
+        Some(dir) => c
+            .get(&format!("/api/v1/applications/{}", seg(&a.name)))
+            .and_then(|app| render_local(&app, dir, &a.local_repo_root))
+            .and_then(|objects| c.post(&path, &json!({"objects": objects}))),
+    };
+    let v = match v {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -471,8 +534,10 @@ fn wait_operation(
 ) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let mut last_phase = String::new();
+    let mut progress = SyncProgress::new(std::io::stderr().is_terminal());
     loop {
         let a = c.get(&format!("/api/v1/applications/{}", seg(name)))?;
+        progress.update(&a);
         let op = a
             .pointer("/status/operationState")
             .cloned()
@@ -537,22 +602,148 @@ fn wait_operation(
                 ExitCode::FAILURE
             });
         }
-        if phase != last_phase && !phase.is_empty() {
+        if phase != last_phase && !phase.is_empty() && !progress.tty {
             eprintln!("{name}: {phase} {}", s(&op, "/message"));
             last_phase = phase;
         }
         if timeout > 0 && start.elapsed() > Duration::from_secs(timeout) {
             bail!("timed out after {timeout}s waiting for the operation of {name:?}");
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The live progress of a running sync on stderr: on a terminal, a table of the operation's
+/// resources (with their health) redrawn in place; otherwise one line per resource change.
+struct SyncProgress {
+    tty: bool,
+    /// Lines of the table drawn last (terminal).
+    drawn: usize,
+    /// The last line shown per resource (log mode).
+    seen: BTreeMap<String, String>,
+}
+
+const PROGRESS_HEADER: [&str; 8] = [
+    "GROUP",
+    "KIND",
+    "NAMESPACE",
+    "NAME",
+    "STATUS",
+    "HEALTH",
+    "HOOK",
+    "MESSAGE",
+];
+
+/// `HH:MM:SS` (UTC) now.
+fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+impl SyncProgress {
+    fn new(tty: bool) -> Self {
+        Self {
+            tty,
+            drawn: 0,
+            seen: BTreeMap::new(),
+        }
+    }
+
+    /// One row per resource result of the running operation, with the live health.
+    fn rows(app: &Value) -> Vec<(String, Vec<String>)> {
+        let running = s(app, "/status/operationState/phase") == "Running";
+        let results = app
+            .pointer("/status/operationState/syncResult/resources")
+            .and_then(Value::as_array)
+            .filter(|_| running);
+        let health = |r: &Value| {
+            app.pointer("/status/resources")
+                .and_then(Value::as_array)
+                .and_then(|all| {
+                    all.iter().find(|x| {
+                        ["/group", "/kind", "/namespace", "/name"]
+                            .iter()
+                            .all(|p| s(x, p) == s(r, p))
+                    })
+                })
+                .map(|x| s(x, "/health/status").to_owned())
+                .unwrap_or_default()
+        };
+        results
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let key = ["/group", "/kind", "/namespace", "/name", "/syncPhase"]
+                    .map(|p| s(r, p))
+                    .join("/");
+                let status = match s(r, "/hookPhase") {
+                    "" => s(r, "/status").to_owned(),
+                    h if s(r, "/status").is_empty() => h.to_owned(),
+                    h => format!("{} ({h})", s(r, "/status")),
+                };
+                let row = vec![
+                    s(r, "/group").to_owned(),
+                    s(r, "/kind").to_owned(),
+                    s(r, "/namespace").to_owned(),
+                    s(r, "/name").to_owned(),
+                    status,
+                    health(r),
+                    s(r, "/hookType").to_owned(),
+                    s(r, "/message").to_owned(),
+                ];
+                (key, row)
+            })
+            .collect()
+    }
+
+    fn update(&mut self, app: &Value) {
+        let rows = Self::rows(app);
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            if rows.is_empty() {
+                return;
+            }
+            let mut all = vec![PROGRESS_HEADER.map(String::from).to_vec()];
+            all.extend(rows.into_iter().map(|(_, r)| r));
+            let text = table(&all);
+            if self.drawn > 0 {
+                // Up to the table's first line, clear to the end of the screen.
+                let _ = write!(err, "\x1b[{}A\x1b[J", self.drawn);
+            }
+            let _ = write!(err, "{text}");
+            self.drawn = all.len();
+        } else {
+            for (key, row) in rows {
+                let line = row.join("  ");
+                if self.seen.get(&key) == Some(&line) {
+                    continue;
+                }
+                if self.seen.is_empty() {
+                    let _ = writeln!(err, "TIME      {}", PROGRESS_HEADER.join("  "));
+                }
+                let _ = writeln!(err, "{}  {line}", clock());
+                self.seen.insert(key, line);
+            }
+        }
     }
 }
 
 fn wait(c: &Client, out: &mut impl Write, a: &WaitArgs) -> anyhow::Result<ExitCode> {
     let all = !(a.health || a.sync || a.operation);
     let start = Instant::now();
+    let mut progress = SyncProgress::new(std::io::stderr().is_terminal());
     loop {
         let app = c.get(&format!("/api/v1/applications/{}", seg(&a.name)))?;
+        if all || a.operation {
+            progress.update(&app);
+        }
         let healthy = s(&app, "/status/health/status") == "Healthy";
         let synced = s(&app, "/status/sync/status") == "Synced";
         let no_op = app.get("operation").is_none_or(Value::is_null);
@@ -634,7 +825,8 @@ pub fn run(args: AppArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     match args.command {
         AppCommand::List => list(&c, out, fmt),
         AppCommand::Get { name } => get(&c, out, &name, fmt),
-        AppCommand::Diff { name } => Ok(diff(&c, out, &name, fmt)),
+        AppCommand::Diff(a) => Ok(diff(&c, out, &a, fmt)),
+        AppCommand::Set(a) => super::app_set::run(&c, out, &a, fmt),
         AppCommand::Sync(a) => {
             let mut options = Vec::new();
             if a.server_side {

@@ -80,7 +80,11 @@ impl Client {
                     .get("error")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string());
+                    .unwrap_or_else(|| match &v {
+                        Value::String(t) if t.trim().is_empty() => format!("HTTP {status}"),
+                        Value::String(t) => format!("HTTP {status}: {}", t.trim()),
+                        v => v.to_string(),
+                    });
                 return Err(ApiError { status, message }.into());
             }
             Ok(v)
@@ -93,6 +97,10 @@ impl Client {
 
     pub fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(reqwest::Method::POST, path, Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(reqwest::Method::PUT, path, Some(body))
     }
 
     pub fn delete(&self, path: &str) -> anyhow::Result<Value> {

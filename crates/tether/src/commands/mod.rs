@@ -2,6 +2,7 @@
 //! writes to an `impl Write`, so commands are testable without spawning a process.
 
 pub mod app;
+pub mod app_set;
 pub mod client;
 pub mod crds;
 pub mod health;
