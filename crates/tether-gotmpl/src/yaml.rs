@@ -502,6 +502,27 @@ impl Emitter {
 
     /// Emits a scalar string with go-yaml's style selection. `simple_key`: written as a mapping key.
     fn string_scalar(&mut self, s: &str, simple_key: bool, root: bool) {
+        // The common case, without the analysis: a word of letters, digits and `_./-` starting
+        // with a letter is plain unless it resolves to something else (null, bool); it has no
+        // indicator, space, break or non-ASCII character, so go-yaml writes it as it is.
+        let b = s.as_bytes();
+        if b.first().is_some_and(u8::is_ascii_alphabetic)
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
+            && matches!(resolve(s), Resolved::Str)
+        {
+            if !self.whitespace {
+                self.put(' ');
+            }
+            self.out.push_str(s);
+            self.column += b.len();
+            self.whitespace = false;
+            self.indention = false;
+            if root {
+                self.open_ended = true;
+            }
+            return;
+        }
         let can_plain = match resolve(s) {
             Resolved::Str => !BASE60.is_match(s),
             Resolved::Merge => self.v3,
