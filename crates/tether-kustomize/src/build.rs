@@ -70,6 +70,7 @@ pub fn build_with(
     overlay: Option<Kustomization>,
 ) -> Result<Objects> {
     let dir = clean(dir);
+    let _schema = crate::schema::BuildScope::new();
     let mut b = Builder {
         fs,
         opts,
@@ -389,6 +390,44 @@ impl<'a> Builder<'a> {
         r.map(|_| acc)
     }
 
+    /// The kustomization's `openapi` field (kyaml's `SetSchema`, see [`crate::schema`]).
+    fn choose_schema(&self, ldr: &Loader<'_>, kust: &Kustomization, kpath: &Path) -> Result<()> {
+        let top = self.stack.len() <= 1;
+        let empty = serde_json::Map::new();
+        let openapi = match &kust.openapi {
+            None | Some(Value::Null) => &empty,
+            Some(Value::Object(o)) => o,
+            Some(_) => {
+                return Err(Error::InvalidKustomization {
+                    path: kpath.to_path_buf(),
+                    message: "field `openapi`: expected a map of `path` or `version`".into(),
+                });
+            }
+        };
+        let custom = match openapi.get("path") {
+            Some(Value::String(p)) => Some(ldr.read_string(p)?),
+            Some(_) => {
+                return Err(Error::InvalidKustomization {
+                    path: kpath.to_path_buf(),
+                    message: "field `openapi.path`: expected a string".into(),
+                });
+            }
+            None => None,
+        };
+        crate::schema::choose(openapi, custom.as_ref().map(|(_, t)| t.as_str()), top).map_err(
+            |message| match &custom {
+                Some((path, _)) => Error::InvalidKustomization {
+                    path: path.clone(),
+                    message: format!("OpenAPI schema: {message}"),
+                },
+                None => Error::InvalidKustomization {
+                    path: kpath.to_path_buf(),
+                    message: format!("field `openapi`: {message}"),
+                },
+            },
+        )
+    }
+
     fn check_kind(&self, kust: &Kustomization, path: &Path, component: bool) -> Result<()> {
         let kind = kust.kind.as_deref().unwrap_or("Kustomization");
         let kind = if kind.is_empty() {
@@ -435,6 +474,7 @@ impl<'a> Builder<'a> {
             root: dir.to_path_buf(),
             restrictor: self.ctx.restrictor,
         };
+        self.choose_schema(&ldr, kust, &kpath)?;
 
         for entry in &kust.resources {
             if let Some(spec) = remote::parse(entry) {
@@ -487,16 +527,6 @@ impl<'a> Builder<'a> {
             let (full, text) = ldr.read_string(c)?;
             acc.cfg
                 .merge_def(&crate::crds::config_from_file(&text, &full)?);
-        }
-        if kust
-            .openapi
-            .as_ref()
-            .is_some_and(|o| o.get("path").is_some())
-        {
-            return Err(Error::Unsupported(format!(
-                "`openapi.path` in `{}`: custom OpenAPI schemas are not supported yet",
-                kpath.display()
-            )));
         }
 
         // Generators.
