@@ -260,7 +260,6 @@ fn from_swagger(doc: &serde_json::Value) -> Result<Table, String> {
 fn builtin() -> &'static Table {
     static T: OnceLock<Table> = OnceLock::new();
     T.get_or_init(|| {
-
         let raw: RawTable =
             serde_json::from_str(TABLE).expect("embedded schema table is valid JSON");
         let defs = raw
