@@ -47,6 +47,21 @@ fn run_case(dir: &Path) -> Result<(), String> {
                 ));
             }
         }
+        // Byte-identical too: the aim beyond the same objects in the same order.
+        let text = tether_kustomize::to_yaml(&objs);
+        if text != expected {
+            let line = text
+                .lines()
+                .zip(expected.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(text.lines().count().min(expected.lines().count()));
+            return Err(format!(
+                "same objects, but the text differs from kustomize's at line {}: {:?} vs {:?}",
+                line + 1,
+                text.lines().nth(line).unwrap_or(""),
+                expected.lines().nth(line).unwrap_or("")
+            ));
+        }
         Ok(())
     } else if dir.join("expected-error.txt").exists() {
         let err = match got {
