@@ -11,11 +11,14 @@
 //!    resources are healthy and its hooks completed (with a timeout);
 //! 6. on failure the SyncFail hooks run; at the end hooks are deleted by their delete policies.
 //!
-//! Applies are server-side apply (field manager `tether` by default, conflicts forced, as Argo CD's
-//! `ServerSideApply=true`). Argo CD's default is a client-side `kubectl apply`; Tether uses SSA for
-//! every apply because it gives the same result for objects Tether owns (fields removed from the
-//! manifest are removed from the object) without a `last-applied-configuration` annotation, and
-//! lets other managers' fields be. `Replace=true` uses PUT/POST, `Force=true` deletes and recreates.
+//! Applies are server-side apply by default (field manager `tether`, conflicts forced, as Argo
+//! CD's `ServerSideApply=true`): it gives the same result for objects Tether owns (fields removed
+//! from the manifest are removed from the object) without a `last-applied-configuration`
+//! annotation, and lets other managers' fields be. Argo CD's default is a client-side `kubectl
+//! apply`; [`ApplyMode::ClientSide`] (engine-wide) or `ServerSideApply=false` (app or resource)
+//! selects that path ([`crate::csa`]: the three-way merge patch from the last-applied
+//! configuration, which is written to the object). `ServerSideApply=true` always selects SSA.
+//! `Replace=true` uses PUT/POST, `Force=true` deletes and recreates.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,6 +36,7 @@ use tether_model::application::HealthStatusCode;
 use tether_model::source::ManagedNamespaceMetadata;
 use tokio_util::sync::CancellationToken;
 
+use crate::csa;
 use crate::plan::{
     self, HOOK_FINALIZER, HookDeletePolicy, Plan, PlanSettings, ResourceKey, SyncPhase, Task,
 };
@@ -46,12 +50,54 @@ pub trait TargetNormalizer: Send + Sync {
     fn normalize(&self, target: &mut Value, live: Option<&Value>);
 }
 
+/// Resolves when the cache reports a change to one of `keys` (group, kind, name), or when it
+/// lagged (events were missed); never without a cache.
+async fn changed(
+    rx: Option<&mut tokio::sync::broadcast::Receiver<tether_cluster::CacheEvent>>,
+    keys: &HashSet<(String, String, String)>,
+) {
+    use tether_cluster::CacheEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    let Some(rx) = rx else {
+        return std::future::pending().await;
+    };
+    loop {
+        let obj = match rx.recv().await {
+            Ok(CacheEvent::Applied { object, .. } | CacheEvent::Deleted(object)) => object,
+            Ok(CacheEvent::Synced { .. }) => continue,
+            Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => return std::future::pending().await,
+        };
+        let key = (
+            obj.group().to_owned(),
+            obj.kind().to_owned(),
+            obj.name().to_owned(),
+        );
+        if keys.contains(&key) {
+            return;
+        }
+    }
+}
+
 /// A progress callback.
 pub type Progress = Arc<dyn Fn(&SyncEvent) + Send + Sync>;
+
+/// How objects are applied when neither the app nor the resource sets `ServerSideApply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplyMode {
+    /// Server-side apply (`PATCH` apply, conflicts forced): Tether's default.
+    #[default]
+    ServerSide,
+    /// `kubectl apply`'s client-side path: a three-way merge patch from the
+    /// `kubectl.kubernetes.io/last-applied-configuration` annotation (Argo CD's default).
+    ClientSide,
+}
 
 /// Engine settings that do not change per sync.
 #[derive(Clone)]
 pub struct SyncSettings {
+    /// How objects are applied unless `ServerSideApply=true|false` says otherwise.
+    pub apply_mode: ApplyMode,
     /// Field manager of server-side applies.
     pub field_manager: String,
     /// How long a step may wait for its resources to be healthy and its hooks to complete.
@@ -69,6 +115,7 @@ pub struct SyncSettings {
 impl Default for SyncSettings {
     fn default() -> Self {
         Self {
+            apply_mode: ApplyMode::ServerSide,
             field_manager: "tether".into(),
             health_timeout: Duration::from_secs(300),
             poll_interval: Duration::from_millis(500),
@@ -140,6 +187,7 @@ pub struct SyncEngine {
     normalizer: Option<Arc<dyn TargetNormalizer>>,
     progress: Option<Progress>,
     limiter: RateLimiter,
+    cache: Option<tether_cluster::ClusterCache>,
 }
 
 impl SyncEngine {
@@ -153,6 +201,7 @@ impl SyncEngine {
             normalizer: None,
             progress: None,
             limiter: RateLimiter::new(None, 10),
+            cache: None,
         }
     }
 
@@ -172,6 +221,15 @@ impl SyncEngine {
     /// Uses this normalizer for `RespectIgnoreDifferences=true`.
     pub fn with_normalizer(mut self, normalizer: Arc<dyn TargetNormalizer>) -> Self {
         self.normalizer = Some(normalizer);
+        self
+    }
+
+    /// Wakes waits between waves on this cluster cache's watch events: a step waiting for its
+    /// resources to become healthy (or its hooks to complete) re-checks as soon as the cache sees
+    /// one of them change, instead of at the next `poll_interval` (which stays as a fallback for
+    /// kinds the cache does not watch).
+    pub fn with_cache(mut self, cache: tether_cluster::ClusterCache) -> Self {
+        self.cache = Some(cache);
         self
     }
 
@@ -1045,6 +1103,11 @@ impl Run<'_> {
         };
         let (g, _, k) = t.gvk();
         let is_crd = g == "apiextensions.k8s.io" && k == "CustomResourceDefinition";
+        let server_side = match t.options.get("ServerSideApply") {
+            Some("true") => true,
+            Some("false") => false,
+            _ => self.engine.settings.apply_mode == ApplyMode::ServerSide,
+        };
         let result: Result<(DynamicObject, &str), kube::Error> = async {
             let obj: DynamicObject =
                 serde_json::from_value(target.clone()).map_err(kube::Error::SerdeError)?;
@@ -1072,12 +1135,59 @@ impl Run<'_> {
                     }
                     None => Ok((self.k_create(&api, &post, &obj).await?, "created")),
                 }
+            } else if !server_side {
+                // kubectl apply (client-side): three-way merge patch from last-applied.
+                let modified = csa::modified_configuration(&target);
+                let mobj: DynamicObject =
+                    serde_json::from_value(modified.clone()).map_err(kube::Error::SerdeError)?;
+                let Some(cur) = self.k_get_opt(&api, &name).await? else {
+                    return Ok((self.k_create(&api, &post, &mobj).await?, "created"));
+                };
+                let current = serde_json::to_value(&cur).map_err(kube::Error::SerdeError)?;
+                let original = csa::original_configuration(&current);
+                let patch = csa::three_way_merge_patch(original.as_ref(), &modified, &current);
+                if patch.as_object().is_some_and(|m| m.is_empty()) {
+                    return Ok((cur, "unchanged"));
+                }
+                let mut params = PatchParams {
+                    field_manager: Some(fm.clone()),
+                    dry_run,
+                    ..PatchParams::default()
+                };
+                params = if t.options.get("Validate") != Some("false") {
+                    params.validation_strict()
+                } else {
+                    params.validation_ignore()
+                };
+                match self
+                    .k_patch(&api, &name, &params, &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(o) => Ok((o, "configured")),
+                    Err(e) if force && (is_status(&e, 422) || is_status(&e, 409)) => {
+                        if dry_run {
+                            return Ok((mobj, "replaced"));
+                        }
+                        self.delete_and_wait_api(&api, &name, None).await?;
+                        Ok((self.k_create(&api, &post, &mobj).await?, "replaced"))
+                    }
+                    Err(e) => Err(e),
+                }
             } else {
                 let validate = t.options.get("Validate") != Some("false");
                 if !validate && self.k_get_opt(&api, &name).await?.is_none() {
                     // Server-side apply rejects fields the schema does not declare whatever
                     // `fieldValidation` says; a create drops them (the server's default is Warn).
                     return Ok((self.k_create(&api, &post, &obj).await?, "created"));
+                }
+                // ClientSideApplyMigration (default true): let SSA own what was applied
+                // client-side, so fields dropped from the manifest are removed.
+                if !dry_run
+                    && t.options.get("ClientSideApplyMigration") != Some("false")
+                    && let Some(live) = &t.live
+                    && csa::migrated_managed_fields(live, &fm).is_some()
+                {
+                    self.migrate_client_side(&api, &name, &fm).await?;
                 }
                 let mut params = PatchParams::apply(&fm).force();
                 params.dry_run = dry_run;
@@ -1124,6 +1234,29 @@ impl Run<'_> {
             }
             Err(e) => failed(api_message(&e)),
         }
+    }
+
+    /// Moves the client-side apply entries of the live object's `managedFields` into
+    /// `manager`'s `Apply` entry ([`csa::migrated_managed_fields`]), conditional on the
+    /// resourceVersion read.
+    async fn migrate_client_side(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        manager: &str,
+    ) -> Result<(), kube::Error> {
+        let Some(cur) = self.k_get_opt(api, name).await? else {
+            return Ok(());
+        };
+        let current = serde_json::to_value(&cur).map_err(kube::Error::SerdeError)?;
+        let Some(fields) = csa::migrated_managed_fields(&current, manager) else {
+            return Ok(());
+        };
+        let patch = json!({"metadata": {"managedFields": fields,
+            "resourceVersion": cur.metadata.resource_version}});
+        self.k_patch(api, name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
     }
 
     async fn wait_crd_established(&self, api: &Api<DynamicObject>, name: &str) {
@@ -1233,6 +1366,8 @@ impl Run<'_> {
     /// Waits until none of `idxs` is running. `false` if cancelled.
     async fn wait_running(&mut self, idxs: &[usize]) -> bool {
         let deadline = Instant::now() + self.engine.settings.health_timeout;
+        // Subscribed before each round of checks, so a change during the round wakes the next.
+        let mut changes = self.engine.cache.as_ref().map(|c| c.subscribe());
         loop {
             let mut still = Vec::new();
             for &i in idxs {
@@ -1314,9 +1449,18 @@ impl Run<'_> {
                 }
                 return true;
             }
+            let waiting: HashSet<(String, String, String)> = still
+                .iter()
+                .map(|&(i, _)| {
+                    let t = &self.states[i].task;
+                    let (g, _, k) = t.gvk();
+                    (g.to_owned(), k.to_owned(), t.name().to_owned())
+                })
+                .collect();
             tokio::select! {
                 _ = self.cancel.cancelled() => return false,
                 _ = tokio::time::sleep(self.engine.settings.poll_interval) => {}
+                _ = changed(changes.as_mut(), &waiting) => {}
             }
         }
     }
@@ -1324,6 +1468,7 @@ impl Run<'_> {
     /// Waits until pruned objects are gone. `false` if cancelled.
     async fn wait_deleted(&mut self, idxs: &[usize]) -> bool {
         let deadline = Instant::now() + self.engine.settings.health_timeout;
+        let mut changes = self.engine.cache.as_ref().map(|c| c.subscribe());
         for &i in idxs {
             let Some(resolved) = self.states[i].resolved.clone() else {
                 continue;
@@ -1331,6 +1476,8 @@ impl Run<'_> {
             let t = &self.states[i].task;
             let api = self.api(&resolved, t.namespace());
             let uid = t.live.as_ref().and_then(uid).map(str::to_owned);
+            let (g, _, k) = t.gvk();
+            let key = HashSet::from([(g.to_owned(), k.to_owned(), t.name().to_owned())]);
             loop {
                 match self.k_get_opt(&api, t.name()).await {
                     Ok(Some(o)) if o.metadata.uid == uid && Instant::now() < deadline => {}
@@ -1339,6 +1486,7 @@ impl Run<'_> {
                 tokio::select! {
                     _ = self.cancel.cancelled() => return false,
                     _ = tokio::time::sleep(self.engine.settings.poll_interval) => {}
+                    _ = changed(changes.as_mut(), &key) => {}
                 }
             }
         }

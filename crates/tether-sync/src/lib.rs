@@ -3,7 +3,8 @@
 //! - [`plan`]: the pure plan: phases (PreSync, Sync, PostSync, SyncFail), waves, Argo CD's kind
 //!   order, hooks (Argo CD's and Helm's annotations, generated names, delete policies), prunes
 //!   (mirrored waves, `PruneLast`), per-resource sync options.
-//! - [`SyncEngine`]: runs a plan against a cluster: dry run first, server-side apply, waits for
+//! - [`SyncEngine`]: runs a plan against a cluster: dry run first, server-side apply (or
+//!   `kubectl apply`'s client-side path, [`csa`], when requested), waits for
 //!   health between waves, SyncFail hooks on failure, hook deletion, termination.
 //! - [`ResourceResolver`]: kind → API resource, pluggable ([`KubeResolver`] uses kube's discovery).
 //!
@@ -20,12 +21,13 @@
 //! # }
 //! ```
 
+pub mod csa;
 mod execute;
 pub mod plan;
 pub mod resolver;
 pub mod result;
 
-pub use execute::{Progress, SyncEngine, SyncRequest, SyncSettings, TargetNormalizer};
+pub use execute::{ApplyMode, Progress, SyncEngine, SyncRequest, SyncSettings, TargetNormalizer};
 pub use plan::{HookDeletePolicy, HookType, Plan, PlanSettings, ResourceKey, SyncPhase, Task};
 pub use resolver::{KubeResolver, Resolved, ResourceResolver};
 pub use result::{OperationPhase, ResourceResult, ResultCode, SyncEvent, SyncResult};

@@ -12,7 +12,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 use tether_sync::{
-    CancellationToken, KubeResolver, OperationPhase, SyncEngine, SyncEvent, SyncOptions,
+    ApplyMode, CancellationToken, KubeResolver, OperationPhase, SyncEngine, SyncEvent, SyncOptions,
     SyncRequest, SyncResult, SyncSettings,
 };
 
@@ -21,12 +21,17 @@ const APP: &str = "app";
 type Log = Arc<Mutex<Vec<SyncEvent>>>;
 
 fn engine(client: kube::Client) -> (SyncEngine, Log) {
+    engine_with(client, ApplyMode::ServerSide)
+}
+
+fn engine_with(client: kube::Client, apply_mode: ApplyMode) -> (SyncEngine, Log) {
     let log: Log = Arc::default();
     let sink = log.clone();
     let engine = SyncEngine::new(client.clone(), Arc::new(KubeResolver::new(client)))
         .with_settings(SyncSettings {
             health_timeout: Duration::from_secs(90),
             poll_interval: Duration::from_millis(200),
+            apply_mode,
             ..Default::default()
         })
         .with_progress(Arc::new(move |e| sink.lock().unwrap().push(e.clone())));
@@ -929,4 +934,511 @@ async fn a_dry_run_operation_changes_nothing() {
     );
     assert!(cms.get_opt("new").await.unwrap().is_none());
     assert!(cms.get_opt("old").await.unwrap().is_some());
+}
+
+fn managers<K: kube::Resource>(obj: &K) -> Vec<String> {
+    obj.meta()
+        .managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+fn message(result: &SyncResult, name: &str) -> String {
+    result
+        .resource("ConfigMap", name)
+        .and_then(|r| r.message.clone())
+        .unwrap_or_default()
+}
+
+/// A hand edit (`kubectl edit` is a merge patch by field manager `kubectl-edit`).
+async fn hand_edit(api: &Api<ConfigMap>, name: &str, patch: Value) {
+    api.patch(
+        name,
+        &kube::api::PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .expect("hand edit");
+}
+
+#[tokio::test]
+async fn server_side_apply_forces_conflicts_and_keeps_other_managers_fields() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let opts = SyncOptions::parse(["ServerSideApply=true"]).unwrap();
+    let mut desired = cm("ssa", json!({}));
+    desired["data"] = json!({"a": "1", "b": "2"});
+    let mut req = request(ns.name(), vec![desired.clone()], vec![]);
+    req.options = opts.clone();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(message(&result, "ssa"), "configmap/ssa serverside-applied");
+
+    // Someone changes a field Tether owns and adds one of their own.
+    hand_edit(&cms, "ssa", json!({"data": {"a": "changed", "c": "hand"}})).await;
+    desired["data"] = json!({"a": "1"});
+    let mut req = request(ns.name(), vec![desired], vec![]);
+    req.options = opts;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let live = cms.get("ssa").await.unwrap();
+    // The conflict on `a` is forced back; `b` (Tether's, no longer desired) is removed; `c`
+    // (kubectl-edit's) stays. No last-applied annotation.
+    let data = live.data.clone().unwrap();
+    assert_eq!(
+        data.into_iter().collect::<Vec<_>>(),
+        [("a".into(), "1".into()), ("c".into(), "hand".into())]
+    );
+    assert!(
+        !live
+            .metadata
+            .annotations
+            .clone()
+            .unwrap_or_default()
+            .contains_key(tether_sync::csa::LAST_APPLIED)
+    );
+    let m = managers(&live);
+    assert!(m.contains(&"tether:Apply".to_owned()), "{m:?}");
+}
+
+#[tokio::test]
+async fn client_side_apply_merges_three_ways_with_last_applied() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let csa = SyncOptions::parse(["ServerSideApply=false"]).unwrap();
+    let mut desired = cm("csa", json!({}));
+    desired["metadata"]["labels"]["drop-me"] = json!("x");
+    desired["data"] = json!({"a": "1", "b": "2"});
+    let mut req = request(ns.name(), vec![desired.clone()], vec![]);
+    req.options = csa.clone();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(message(&result, "csa"), "configmap/csa created");
+    let live = cms.get("csa").await.unwrap();
+    let recorded: Value = serde_json::from_str(
+        &live.metadata.annotations.clone().unwrap()[tether_sync::csa::LAST_APPLIED],
+    )
+    .unwrap();
+    assert_eq!(recorded["data"], json!({"a": "1", "b": "2"}));
+    assert_eq!(recorded["metadata"]["labels"]["drop-me"], json!("x"));
+    assert_eq!(managers(&live), ["tether:Update"]);
+
+    // A hand edit changes an applied field and adds a key and a label nobody applied.
+    hand_edit(
+        &cms,
+        "csa",
+        json!({"metadata": {"labels": {"by-hand": "yes"}}, "data": {"a": "changed", "c": "hand"}}),
+    )
+    .await;
+    // The next configuration drops `b` and the label `drop-me`.
+    desired["data"] = json!({"a": "1"});
+    desired["metadata"]["labels"]
+        .as_object_mut()
+        .unwrap()
+        .remove("drop-me");
+    let mut req = request(ns.name(), vec![desired.clone()], vec![]);
+    req.options = csa.clone();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(message(&result, "csa"), "configmap/csa configured");
+    let live = cms.get("csa").await.unwrap();
+    // As kubectl apply: `a` set back, `b` and `drop-me` deleted (they were in last-applied),
+    // `c` and `by-hand` kept (they never were).
+    assert_eq!(
+        live.data.clone().unwrap().into_iter().collect::<Vec<_>>(),
+        [("a".into(), "1".into()), ("c".into(), "hand".into())]
+    );
+    let labels = live.metadata.labels.clone().unwrap();
+    assert!(!labels.contains_key("drop-me"), "{labels:?}");
+    assert_eq!(labels.get("by-hand").map(String::as_str), Some("yes"));
+    let recorded: Value = serde_json::from_str(
+        &live.metadata.annotations.clone().unwrap()[tether_sync::csa::LAST_APPLIED],
+    )
+    .unwrap();
+    assert_eq!(recorded["data"], json!({"a": "1"}));
+
+    // Nothing to change: no request, the object is untouched.
+    let mut req = request(ns.name(), vec![desired], vec![]);
+    req.options = csa;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(message(&result, "csa"), "configmap/csa unchanged");
+    assert_eq!(rv(&cms.get("csa").await.unwrap()), rv(&live));
+
+    // Client-side as the engine's default (Argo CD's); `ServerSideApply=true` on a resource wins.
+    let (engine, _) = engine_with(ns.client(), ApplyMode::ClientSide);
+    let result = engine
+        .sync(
+            request(
+                ns.name(),
+                vec![
+                    cm("default-csa", json!({})),
+                    cm(
+                        "forced-ssa",
+                        json!({"argocd.argoproj.io/sync-options": "ServerSideApply=true"}),
+                    ),
+                ],
+                vec![],
+            ),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        message(&result, "default-csa"),
+        "configmap/default-csa created"
+    );
+    assert_eq!(
+        message(&result, "forced-ssa"),
+        "configmap/forced-ssa serverside-applied"
+    );
+    assert_eq!(
+        managers(&cms.get("forced-ssa").await.unwrap()),
+        ["tether:Apply"]
+    );
+}
+
+/// Waits until the cache holds ConfigMap `ns/name` at resourceVersion `rv` or later.
+async fn wait_cached(cache: &tether_cluster::ClusterCache, ns: &str, name: &str, rv: u64) {
+    for _ in 0..1200 {
+        let seen = cache
+            .get("", "ConfigMap", ns, name)
+            .and_then(|o| o.resource_version().parse::<u64>().ok());
+        if seen.is_some_and(|s| s >= rv) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the cache never saw {ns}/{name} at rv {rv}");
+}
+
+/// What the controller does: compare through the cache, sync what compare hands back (with
+/// RespectIgnoreDifferences), and wait until the cache has seen the result. Returns the comparison
+/// made before the sync.
+async fn compare_and_sync(
+    cache: &tether_cluster::ClusterCache,
+    target: &tether_cluster::CompareTarget,
+    health: &tether_health::HealthChecker,
+    engine: &SyncEngine,
+    cms: &Api<ConfigMap>,
+    desired: Vec<Value>,
+) -> tether_cluster::ComparisonResult {
+    let cmp = cache.compare(desired, target, health).await.unwrap();
+    let objs: Vec<Value> = cmp
+        .resources
+        .iter()
+        .filter_map(|r| r.desired.clone())
+        .collect();
+    let mut req = request(&target.destination_namespace, objs, vec![]);
+    req.options = SyncOptions::parse(["RespectIgnoreDifferences=true"]).unwrap();
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let rv = rv(&cms.get("settings").await.unwrap());
+    wait_cached(cache, &target.destination_namespace, "settings", rv).await;
+    cmp
+}
+
+/// The loop the controller runs, on the real cluster: the shared cache's comparison finds a hand
+/// edit and names its manager, the sync reverts it, and a field under `ignoreDifferences` with
+/// `RespectIgnoreDifferences=true` is neither reported nor reverted.
+#[tokio::test]
+async fn a_hand_edit_is_attributed_then_reverted_by_sync() {
+    use tether_cluster::{CacheSettings, ClusterCache, CompareTarget, WatchScope};
+    use tether_health::{HealthChecker, LuaOverrides};
+    use tether_model::application::SyncStatusCode;
+
+    let ns = tether_testenv::namespace().await;
+    let n = ns.name();
+    let app = format!("drift-{n}");
+    let cache = ClusterCache::start(
+        ns.client(),
+        CacheSettings {
+            scope: WatchScope::Kinds(vec![("".into(), "ConfigMap".into())]),
+            ..CacheSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    cache.wait_synced(Duration::from_secs(60)).await.unwrap();
+    let health = HealthChecker::new(LuaOverrides::new());
+    let mut target = CompareTarget::new(&app, n);
+    target.ignore_differences = serde_json::from_value(json!([
+        {"kind": "ConfigMap", "jsonPointers": ["/data/replicas"]}
+    ]))
+    .unwrap();
+    target.respect_ignore_differences = true;
+    let desired = || {
+        vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+            "data": {"mode": "prod", "replicas": "2"}}),
+        ]
+    };
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+
+    compare_and_sync(&cache, &target, &health, &engine, &cms, desired()).await;
+    let synced = cache.compare(desired(), &target, &health).await.unwrap();
+    assert_eq!(synced.sync_status, SyncStatusCode::Synced);
+
+    // Hand edits: one applied field, one ignored field.
+    hand_edit(
+        &cms,
+        "settings",
+        json!({"data": {"mode": "debug", "replicas": "5"}}),
+    )
+    .await;
+    let edited = rv(&cms.get("settings").await.unwrap());
+    wait_cached(&cache, n, "settings", edited).await;
+    let drifted = compare_and_sync(&cache, &target, &health, &engine, &cms, desired()).await;
+    assert_eq!(drifted.sync_status, SyncStatusCode::OutOfSync);
+    let r = &drifted.resources[0];
+    let changes: Vec<(String, String)> = r
+        .diff
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.path.clone(),
+                c.owner
+                    .as_ref()
+                    .map(|o| o.manager.clone())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [("/data/mode".to_owned(), "kubectl-edit".to_owned())]
+    );
+
+    let live = cms.get("settings").await.unwrap().data.unwrap();
+    assert_eq!(live["mode"], "prod", "the sync reverted the hand edit");
+    assert_eq!(
+        live["replicas"], "5",
+        "the ignored field kept its live value"
+    );
+    let after = cache.compare(desired(), &target, &health).await.unwrap();
+    assert_eq!(after.sync_status, SyncStatusCode::Synced);
+}
+
+/// The dry run passes (the quota does not exist yet); wave 0 creates a ResourceQuota that
+/// allows no more ConfigMaps, so the API server rejects wave 1's ConfigMap and wave 2 never runs.
+#[tokio::test]
+async fn an_object_rejected_mid_wave_fails_the_sync_and_stops_later_waves() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, log) = engine(ns.client());
+    let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota",
+        "metadata": {"name": "no-more-configmaps", "annotations": {"argocd.argoproj.io/sync-wave": "0"}},
+        "spec": {"hard": {"configmaps": "1"}}});
+    let desired = vec![
+        quota,
+        cm("rejected", json!({"argocd.argoproj.io/sync-wave": "1"})),
+        cm("never", json!({"argocd.argoproj.io/sync-wave": "2"})),
+    ];
+    let result = engine
+        .sync(
+            request(ns.name(), desired, vec![]),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Failed);
+    let rejected = result.resource("ConfigMap", "rejected").unwrap();
+    assert_eq!(rejected.status.as_deref(), Some("SyncFailed"));
+    let m = rejected.message.clone().unwrap_or_default();
+    // The API server's own words (quota admission), e.g. "configmaps \"rejected\" is forbidden:
+    // exceeded quota: no-more-configmaps, ...".
+    assert!(
+        m.contains("is forbidden") && m.contains("no-more-configmaps"),
+        "{m}"
+    );
+    assert!(result.message.contains(&m), "{}", result.message);
+    assert!(result.resource("ConfigMap", "never").is_none());
+    assert!(!events(&log).iter().any(|e| e == "step Sync 2"));
+    let cms = ns.api::<ConfigMap>();
+    assert!(cms.get_opt("rejected").await.unwrap().is_none());
+    assert!(cms.get_opt("never").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn prune_confirm_waits_for_confirmation() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let first = vec![
+        cm("keep", json!({})),
+        cm(
+            "doomed",
+            json!({"argocd.argoproj.io/sync-options": "Prune=confirm"}),
+        ),
+    ];
+    let result = engine
+        .sync(request(ns.name(), first, vec![]), &CancellationToken::new())
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+
+    let desired = vec![cm("keep", json!({}))];
+    let live = live_configmaps(&cms).await;
+    let mut req = request(ns.name(), desired.clone(), live.clone());
+    req.prune = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Running);
+    assert_eq!(
+        result.message,
+        "Waiting for pruning confirmation of v1/ConfigMap/doomed"
+    );
+    assert!(cms.get_opt("doomed").await.unwrap().is_some());
+
+    let mut req = request(ns.name(), desired, live);
+    req.prune = true;
+    req.prune_confirmed = true;
+    let result = engine.sync(req, &CancellationToken::new()).await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(
+        result
+            .resource("ConfigMap", "doomed")
+            .and_then(|r| r.status.clone())
+            .as_deref(),
+        Some("Pruned")
+    );
+    let gone = cms
+        .get_opt("doomed")
+        .await
+        .unwrap()
+        .is_none_or(|c| c.metadata.deletion_timestamp.is_some());
+    assert!(gone);
+}
+
+/// With the cluster cache attached, a step waiting for its Deployment to become available wakes
+/// on the cache's watch events: the poll interval here is ten minutes, and the sync is given two.
+#[tokio::test]
+async fn health_waits_wake_on_watch_events() {
+    use tether_cluster::{CacheSettings, ClusterCache, WatchScope};
+
+    let ns = tether_testenv::namespace().await;
+    let cache = ClusterCache::start(
+        ns.client(),
+        CacheSettings {
+            scope: WatchScope::Kinds(vec![
+                ("apps".into(), "Deployment".into()),
+                ("".into(), "ConfigMap".into()),
+            ]),
+            ..CacheSettings::default()
+        },
+    )
+    .await
+    .unwrap();
+    cache.wait_synced(Duration::from_secs(60)).await.unwrap();
+    let engine = SyncEngine::new(ns.client(), Arc::new(KubeResolver::new(ns.client())))
+        .with_settings(SyncSettings {
+            health_timeout: Duration::from_secs(90),
+            poll_interval: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .with_cache(cache);
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+    let desired = vec![
+        deployment,
+        cm("after", json!({"argocd.argoproj.io/sync-wave": "1"})),
+    ];
+    let result = tokio::time::timeout(
+        Duration::from_secs(120),
+        engine.sync(
+            request(ns.name(), desired, vec![]),
+            &CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("the wait did not wake on the Deployment's watch events");
+    assert_phase(&result, OperationPhase::Succeeded);
+    let web = ns.api::<Deployment>().get("web").await.unwrap();
+    assert_eq!(web.status.unwrap_or_default().available_replicas, Some(1));
+}
+
+#[tokio::test]
+async fn client_side_apply_migration_lets_server_side_apply_remove_fields() {
+    let ns = tether_testenv::namespace().await;
+    let (engine, _) = engine(ns.client());
+    let cms = ns.api::<ConfigMap>();
+    let with = |name: &str, data: Value, options: &str| {
+        let mut c = cm(name, json!({"argocd.argoproj.io/sync-options": options}));
+        c["data"] = data;
+        c
+    };
+    // Applied client-side first.
+    let result = engine
+        .sync(
+            request(
+                ns.name(),
+                vec![
+                    with("mig", json!({"a": "1", "b": "2"}), "ServerSideApply=false"),
+                    with(
+                        "nomig",
+                        json!({"a": "1", "b": "2"}),
+                        "ServerSideApply=false",
+                    ),
+                ],
+                vec![],
+            ),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    assert_eq!(managers(&cms.get("mig").await.unwrap()), ["tether:Update"]);
+
+    // Then server-side, without `b`; the live objects carry their managedFields (the cache keeps them).
+    let mut live = Vec::new();
+    for n in ["mig", "nomig"] {
+        let mut v = serde_json::to_value(cms.get(n).await.unwrap()).unwrap();
+        v["apiVersion"] = json!("v1");
+        v["kind"] = json!("ConfigMap");
+        live.push(v);
+    }
+    let result = engine
+        .sync(
+            request(
+                ns.name(),
+                vec![
+                    with("mig", json!({"a": "1"}), "ServerSideApply=true"),
+                    with(
+                        "nomig",
+                        json!({"a": "1"}),
+                        "ServerSideApply=true,ClientSideApplyMigration=false",
+                    ),
+                ],
+                live,
+            ),
+            &CancellationToken::new(),
+        )
+        .await;
+    assert_phase(&result, OperationPhase::Succeeded);
+    let mig = cms.get("mig").await.unwrap();
+    assert_eq!(
+        mig.data.clone().unwrap().into_keys().collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(managers(&mig), ["tether:Apply"]);
+    // Without the migration the client-side entry still owns `b`: SSA leaves it.
+    let nomig = cms.get("nomig").await.unwrap();
+    assert_eq!(
+        nomig.data.clone().unwrap().into_keys().collect::<Vec<_>>(),
+        ["a", "b"]
+    );
 }
