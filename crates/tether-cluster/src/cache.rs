@@ -835,6 +835,20 @@ async fn run_watch(inner: Weak<Inner>, w: Arc<KindWatch>) {
             Err(e) => {
                 tracing::warn!(%group, %kind, "watch error: {e}");
                 *w.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                // 404: the kind is no longer served (e.g. its CRD went away before the CRD watch
+                // listed, so no event will tell). Refresh discovery; `sync_watches` then drops
+                // this watch if the kind is gone. The watcher's backoff spaces these out.
+                let gone = matches!(
+                    &e,
+                    watcher::Error::InitialListFailed(kube::Error::Api(s))
+                        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 404
+                );
+                if gone {
+                    match inner.discovery.refresh().await {
+                        Ok(_) => sync_watches(&inner),
+                        Err(e) => tracing::warn!("discovery refresh failed: {e}"),
+                    }
+                }
             }
         }
     }

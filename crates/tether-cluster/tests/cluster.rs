@@ -1002,3 +1002,293 @@ async fn compare_uses_tether_diff_rules_and_managed_fields() -> Result<()> {
     assert!(!r.get(&key).context("api")?.diff.server_side);
     Ok(())
 }
+
+/// A client layer that can cut the cache's cluster-wide ConfigMap watch and hold its
+/// re-watch, so the watcher resumes from a resourceVersion the API server has meanwhile
+/// dropped from its watch cache. It also records whether a watch response carried a 410.
+mod watch_cut {
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body::{Body, Frame};
+    use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+    #[derive(Default)]
+    struct State {
+        /// Cancelled to end the watch responses in flight.
+        cut: Mutex<CancellationToken>,
+        /// While set, new ConfigMap watches wait here.
+        held: Mutex<Option<CancellationToken>>,
+        /// resourceVersions of the watches that were held.
+        held_rvs: Mutex<Vec<String>>,
+        saw_gone: AtomicBool,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct WatchCut(Arc<State>);
+
+    impl WatchCut {
+        /// Holds the next ConfigMap watches and ends the one in flight.
+        pub fn cut_and_hold(&self) {
+            *self.0.held.lock().unwrap() = Some(CancellationToken::new());
+            let old = std::mem::take(&mut *self.0.cut.lock().unwrap());
+            old.cancel();
+        }
+        /// Lets the held watches through.
+        pub fn release(&self) {
+            if let Some(t) = self.0.held.lock().unwrap().take() {
+                t.cancel();
+            }
+        }
+        pub fn held_resource_versions(&self) -> Vec<String> {
+            self.0.held_rvs.lock().unwrap().clone()
+        }
+        pub fn saw_gone(&self) -> bool {
+            self.0.saw_gone.load(Ordering::SeqCst)
+        }
+    }
+
+    fn is_cm_watch<B>(req: &Request<B>) -> Option<String> {
+        let uri = req.uri();
+        let query = uri.query().unwrap_or("");
+        if uri.path() != "/api/v1/configmaps" || !query.split('&').any(|p| p == "watch=true") {
+            return None;
+        }
+        Some(
+            query
+                .split('&')
+                .find_map(|p| p.strip_prefix("resourceVersion="))
+                .unwrap_or("")
+                .to_owned(),
+        )
+    }
+
+    impl<S> tower::Layer<S> for WatchCut {
+        type Service = Svc<S>;
+        fn layer(&self, inner: S) -> Svc<S> {
+            Svc {
+                inner: Arc::new(tokio::sync::Mutex::new(inner)),
+                state: self.0.clone(),
+            }
+        }
+    }
+
+    /// The inner service is shared so a held request can be sent later (kube's inner service
+    /// is not `Clone`).
+    pub struct Svc<S> {
+        inner: Arc<tokio::sync::Mutex<S>>,
+        state: Arc<State>,
+    }
+
+    type BoxFut<T, E> = Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
+
+    impl<S, ReqB, ResB> tower::Service<Request<ReqB>> for Svc<S>
+    where
+        S: tower::Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+        ReqB: Send + 'static,
+        ResB: Body<Data = Bytes> + Send + Unpin + 'static,
+    {
+        type Response = Response<CutBody<ResB>>;
+        type Error = S::Error;
+        type Future = BoxFut<Self::Response, S::Error>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+            let inner = self.inner.clone();
+            let state = self.state.clone();
+            Box::pin(async move {
+                let watch_rv = is_cm_watch(&req);
+                if let Some(rv) = &watch_rv {
+                    let held = state.held.lock().unwrap().clone();
+                    if let Some(h) = held {
+                        state.held_rvs.lock().unwrap().push(rv.clone());
+                        h.cancelled().await;
+                    }
+                }
+                let cut = watch_rv
+                    .is_some()
+                    .then(|| Box::pin(state.cut.lock().unwrap().clone().cancelled_owned()));
+                let fut = {
+                    let mut svc = inner.lock().await;
+                    tower::ServiceExt::ready(&mut *svc).await?.call(req)
+                };
+                let res = fut.await?;
+                Ok(res.map(|body| CutBody {
+                    inner: body,
+                    cut,
+                    state: watch_rv.is_some().then_some(state),
+                }))
+            })
+        }
+    }
+
+    /// A response body that ends when its watch is cut.
+    pub struct CutBody<B> {
+        inner: B,
+        cut: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+        state: Option<Arc<State>>,
+    }
+
+    impl<B: Body<Data = Bytes> + Unpin> Body for CutBody<B> {
+        type Data = Bytes;
+        type Error = B::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+            if let Some(cut) = self.cut.as_mut()
+                && cut.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(None);
+            }
+            let polled = Pin::new(&mut self.inner).poll_frame(cx);
+            if let (Poll::Ready(Some(Ok(frame))), Some(state)) = (&polled, &self.state)
+                && let Some(data) = frame.data_ref()
+            {
+                let text = String::from_utf8_lossy(data);
+                if text.contains(r#""type":"ERROR""#) && text.contains(r#""code":410"#) {
+                    state
+                        .saw_gone
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            polled
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cache_relists_after_its_resource_version_expired() -> Result<()> {
+    use kube::api::{PostParams, WatchEvent, WatchParams};
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+
+    let ns = tether_testenv::namespace().await;
+    let cms = ns.api::<ConfigMap>();
+    let path = tokio::task::spawn_blocking(tether_testenv::kubeconfig_path).await?;
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(path)?,
+        &KubeConfigOptions::default(),
+    )
+    .await?;
+    let cut = watch_cut::WatchCut::default();
+    let client = kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&cut)
+        .build();
+    let cache = ClusterCache::start(
+        client,
+        CacheSettings {
+            scope: kinds(&[("", "ConfigMap")]),
+            ..CacheSettings::default()
+        },
+    )
+    .await?;
+    cache.wait_synced(WAIT).await?;
+    let cm = |name: &str, v: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns.name()}, "data": {"k": v}})
+    };
+    let keep = apply(&cms, cm("keep", "1")).await?;
+    apply(&cms, cm("gone", "1")).await?;
+    let key = |n: &'static str| ("", "ConfigMap", ns.name(), n);
+    cached_at(
+        &cache,
+        key("keep"),
+        &keep.resource_version().unwrap_or_default(),
+    )
+    .await?;
+    eventually("gone cached", || {
+        cache.get("", "ConfigMap", ns.name(), "gone")
+    })
+    .await?;
+
+    // Disconnect the cache's watch; it tries to resume from its last resourceVersion.
+    cut.cut_and_hold();
+    let rv = eventually("the re-watch to be held", || {
+        cut.held_resource_versions().into_iter().next()
+    })
+    .await?;
+    // Changes it does not see while disconnected.
+    let changed = apply(&cms, cm("keep", "2")).await?;
+    cms.delete("gone", &DeleteParams::default()).await?;
+    apply(&cms, cm("new", "1")).await?;
+
+    // The API server keeps the events of its watch cache while they are younger than 75 s
+    // (growing the window); older ones are dropped once the window is full. Let the events up
+    // to `rv` age, then write until a watch from `rv` is refused with 410 Gone.
+    tokio::time::sleep(Duration::from_secs(80)).await;
+    let probe: Api<ConfigMap> = Api::all(tether_testenv::client().await);
+    let mut written = 0;
+    let expired = 'flood: loop {
+        for _ in 0..100 {
+            let obj: ConfigMap = serde_json::from_value(json!({"metadata": {
+                "generateName": "flood-", "namespace": ns.name()}}))?;
+            let made = cms.create(&PostParams::default(), &obj).await?;
+            cms.delete(&made.name_any(), &DeleteParams::default())
+                .await?;
+            written += 2;
+        }
+        let mut events = probe
+            .watch(&WatchParams::default().timeout(1), &rv)
+            .await?
+            .boxed();
+        use futures::StreamExt;
+        if let Some(Ok(WatchEvent::Error(e))) = events.next().await
+            && e.code == 410
+        {
+            break 'flood e.message;
+        }
+        if written >= 20_000 {
+            bail!("resourceVersion {rv} still served after {written} writes");
+        }
+    };
+    assert!(!cut.saw_gone(), "no 410 reached the cache yet");
+
+    cut.release();
+    cached_at(
+        &cache,
+        key("keep"),
+        &changed.resource_version().unwrap_or_default(),
+    )
+    .await?;
+    eventually("new cached", || {
+        cache.get("", "ConfigMap", ns.name(), "new")
+    })
+    .await?;
+    eventually("gone dropped", || {
+        cache
+            .get("", "ConfigMap", ns.name(), "gone")
+            .is_none()
+            .then_some(())
+    })
+    .await?;
+    assert!(
+        cut.saw_gone(),
+        "the resumed watch was answered with 410 Gone ({expired})"
+    );
+    assert_eq!(
+        cache
+            .objects("", "ConfigMap")
+            .iter()
+            .filter(|o| o.namespace() == ns.name() && o.name().starts_with("flood-"))
+            .count(),
+        0
+    );
+    assert_eq!(
+        cache
+            .get("", "ConfigMap", ns.name(), "keep")
+            .map(|o| o.value()["data"]["k"].clone()),
+        Some(json!("2"))
+    );
+    assert!(cache.is_synced());
+    Ok(())
+}

@@ -6,6 +6,10 @@
 //! one object in ten has drifted. `TETHER_BENCH_DUMP=DIR` writes the pairs as `DIR/desired.json` and
 //! `DIR/live.json` (arrays) for a reference implementation to time on the same input.
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ProcessCpuTime;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use std::hint::black_box;
@@ -108,7 +112,7 @@ fn corpus() -> Vec<(Value, Value)> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<ProcessCpuTime>) {
     let pairs = corpus();
     if let Ok(dir) = std::env::var("TETHER_BENCH_DUMP") {
         let dir = std::path::Path::new(&dir);
@@ -192,5 +196,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ProcessCpuTime);
+    targets = bench
+}
 criterion_main!(benches);
