@@ -120,6 +120,21 @@ pub trait Cluster: Send + Sync + 'static {
     fn remaining(&self, _app: &Application) -> usize {
         0
     }
+    /// The top-level live objects (no ownerReferences) of a namespace, for orphaned-resource
+    /// warnings.
+    fn top_level_objects(&self, _namespace: &str) -> Vec<TopLevelObject> {
+        Vec::new()
+    }
+}
+
+/// A live object without ownerReferences (see [`Cluster::top_level_objects`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopLevelObject {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    /// The app its tracking names, if any.
+    pub app: Option<String>,
 }
 
 /// Where the controller keeps what it learns about each app: the embedded store (file mode,

@@ -28,6 +28,7 @@ use crate::backend::{
 use crate::project;
 use crate::queue::Queue;
 use crate::store::AuditEntry;
+use crate::windows::{self, Verdict};
 
 /// Argo CD's resources finalizer (also with `/background` or `/foreground`).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
@@ -277,8 +278,10 @@ impl Controller {
             .filter_map(|d| d.app.metadata.name.clone())
             .collect();
         let mut changed = Vec::new();
+        let projects_changed;
         {
             let mut st = self.lock();
+            projects_changed = st.projects != projects;
             st.projects = projects;
             for (name, e) in st.apps.iter_mut() {
                 if !names.contains(name) && !e.removed {
@@ -292,6 +295,9 @@ impl Controller {
         }
         for n in changed {
             self.inner.queue.add(&n);
+        }
+        if projects_changed {
+            self.refresh_all(false);
         }
         self.notify();
     }
@@ -556,6 +562,14 @@ impl Controller {
         sync: SyncOperation,
         username: &str,
     ) -> Result<(), RequestError> {
+        // As Argo CD's API server: a manual sync is refused while a window blocks it.
+        if let Some(app) = self.app(name)
+            && let Verdict::Blocked(why) = self.window_verdict(&app, true)
+        {
+            return Err(RequestError::Conflict(format!(
+                "cannot sync: blocked by sync window ({why})"
+            )));
+        }
         {
             let mut st = self.lock();
             let e = st
@@ -731,6 +745,29 @@ impl Controller {
                 "Application referencing project {pname} which does not exist"
             )),
         }
+    }
+
+    /// How many orphaned resources the app's destination namespace holds, when the project
+    /// asks for the warning (`orphanedResources` set, `warn` not false), as Argo CD counts them:
+    /// top-level objects of permitted kinds, tracked by no existing app, not ignored.
+    fn orphaned(&self, app: &Application, project: &AppProject) -> Option<usize> {
+        let o = project.spec.orphaned_resources.as_ref()?;
+        if o.warn == Some(false) {
+            return None;
+        }
+        let ns = app.spec.destination.namespace.as_deref().unwrap_or("");
+        if ns.is_empty() {
+            return None;
+        }
+        let objects = self.inner.cluster.top_level_objects(ns);
+        let st = self.lock();
+        let n = objects
+            .iter()
+            .filter(|o| o.app.as_ref().is_none_or(|a| !st.apps.contains_key(a)))
+            .filter(|o| project::resource_permitted(project, &o.group, &o.kind, true))
+            .filter(|o| !project::orphan_ignored(project, &o.group, &o.kind, ns, &o.name))
+            .count();
+        (n > 0).then_some(n)
     }
 
     /// One pass over an app: invalid spec → operation → refresh → auto-sync.
@@ -945,32 +982,12 @@ impl Controller {
                 self.schedule(name, true);
                 false
             }
-            Ok((rendered, cmp)) => {
+            Ok((rendered, mut cmp)) => {
                 let project = self
                     .project_of(&app)
                     .unwrap_or_else(|_| project::default_project());
-                let denied: Vec<String> = cmp
-                    .resources
-                    .iter()
-                    .filter(|r| r.desired.is_some())
-                    .filter(|r| {
-                        let st = &r.status;
-                        !project::resource_permitted(
-                            &project,
-                            st.group.as_deref().unwrap_or(""),
-                            st.kind.as_deref().unwrap_or(""),
-                            st.namespace.as_deref().is_some_and(|n| !n.is_empty()),
-                        )
-                    })
-                    .map(|r| {
-                        format!(
-                            "resource {}:{} is not permitted in project {}",
-                            r.status.group.as_deref().unwrap_or(""),
-                            r.status.kind.as_deref().unwrap_or(""),
-                            app.spec.project()
-                        )
-                    })
-                    .collect();
+                restrict_to_project(&mut cmp, &app, &project);
+                let orphaned = self.orphaned(&app, &project);
                 let images = images(&rendered.objects);
                 let sources: Vec<_> = app.spec.sources.clone();
                 self.set_status(name, |s| {
@@ -1030,21 +1047,33 @@ impl Controller {
                         s.source_type = rendered.source_types.first().cloned();
                     }
                     set_condition(s, condition::COMPARISON_ERROR, None);
-                    let denied_msg = (!denied.is_empty()).then(|| denied.join("; "));
-                    set_condition(s, condition::INVALID_SPEC_ERROR, denied_msg.as_deref());
-                    let shared: Vec<&String> = cmp
-                        .warnings
-                        .iter()
-                        .filter(|w| w.contains("is part of applications"))
-                        .collect();
-                    let shared_msg = (!shared.is_empty()).then(|| {
-                        shared
+                    set_condition(s, condition::INVALID_SPEC_ERROR, None);
+                    let warnings = |suffix: &str| {
+                        let w: Vec<&str> = cmp
+                            .warnings
                             .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    });
-                    set_condition(s, condition::SHARED_RESOURCE_WARNING, shared_msg.as_deref());
+                            .filter(|w| w.contains(suffix))
+                            .map(String::as_str)
+                            .collect();
+                        (!w.is_empty()).then(|| w.join("; "))
+                    };
+                    set_condition(
+                        s,
+                        condition::SHARED_RESOURCE_WARNING,
+                        warnings(SHARED_WARNING).as_deref(),
+                    );
+                    set_condition(
+                        s,
+                        condition::REPEATED_RESOURCE_WARNING,
+                        warnings(REPEATED_WARNING).as_deref(),
+                    );
+                    set_condition(
+                        s,
+                        condition::ORPHANED_RESOURCE_WARNING,
+                        orphaned
+                            .map(|n| format!("Application has {n} orphaned resources"))
+                            .as_deref(),
+                    );
                     let t = now();
                     s.reconciled_at = Some(t.clone());
                     s.observed_at = Some(t);
@@ -1060,10 +1089,66 @@ impl Controller {
         }
     }
 
+    /// Whether the project's sync windows permit a sync of the app now.
+    fn window_verdict(&self, app: &Application, manual: bool) -> Verdict {
+        match self.project_of(app) {
+            Ok(p) => windows::can_sync(&p, app, manual, jiff::Timestamp::now()),
+            Err(_) => Verdict::Permitted,
+        }
+    }
+
+    /// The message when an auto-sync is due (automated, OutOfSync, nothing pending) but a sync
+    /// window blocks it; Argo CD skips `autoSync` then ("Sync prevented by sync window").
+    fn auto_sync_blocked(&self, app: &Application) -> Option<String> {
+        app.spec.automated()?;
+        if app.operation.is_some() || app.metadata.deletion_timestamp.is_some() {
+            return None;
+        }
+        let sync = app.status.as_ref()?.sync.as_ref()?;
+        if sync.status != SyncStatusCode::OutOfSync {
+            return None;
+        }
+        match self.window_verdict(app, false) {
+            Verdict::Permitted => None,
+            Verdict::Blocked(why) => Some(format!(
+                "{WINDOW_BLOCKED} to {}: {why}",
+                sync.revision.as_deref().unwrap_or("")
+            )),
+        }
+    }
+
+    /// Shows (or clears) a blocked auto-sync as a `SyncError` condition, audited once.
+    fn window_condition(&self, name: &str, app: &Application, blocked: Option<&str>) {
+        let current = app
+            .status
+            .as_ref()
+            .and_then(|s| condition_message(s, condition::SYNC_ERROR));
+        match blocked {
+            Some(msg) if current != Some(msg) => {
+                self.audit(name, "SyncBlocked", "automated", msg);
+                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, Some(msg)));
+            }
+            None if current.is_some_and(|m| m.starts_with(WINDOW_BLOCKED)) => {
+                self.set_status(name, |s| set_condition(s, condition::SYNC_ERROR, None));
+            }
+            _ => {}
+        }
+    }
+
     /// Argo CD's `autoSync`: sets an automated operation when the app is OutOfSync and the
     /// rules allow it.
     async fn auto_sync(&self, name: &str) {
         let Some(app) = self.app(name) else { return };
+        let blocked = self.auto_sync_blocked(&app);
+        self.window_condition(name, &app, blocked.as_deref());
+        if blocked.is_some() {
+            // Windows open and close on minute boundaries: look again soon.
+            self.with_entry(name, |e| {
+                let at = Instant::now() + WINDOW_RECHECK;
+                e.next_refresh = Some(e.next_refresh.map_or(at, |t| t.min(at)));
+            });
+            return;
+        }
         let Some(auto) = app.spec.automated().cloned() else {
             return;
         };
@@ -1266,13 +1351,41 @@ impl Controller {
                 }
             })
             .unwrap_or_default();
-        let cancel = self.inner.shutdown.child_token();
-        self.with_entry(name, |e| e.op_cancel = Some(cancel.clone()));
         // Resume: keep startedAt and retryCount of the recorded running operation.
         let prev = app.status.as_ref().and_then(|s| s.operation_state.clone());
         let resumed = prev
             .as_ref()
             .filter(|p| p.phase == "Running" && p.operation == op);
+        // A sync window may hold the operation (Argo CD's `syncWindowPreventsSync`): it stays
+        // Running, saying so, and is looked at again soon.
+        let manual = op
+            .initiated_by
+            .as_ref()
+            .is_none_or(|i| i.automated != Some(true));
+        if let Verdict::Blocked(why) = self.window_verdict(&app, manual) {
+            let message = format!("Sync operation blocked by sync window: {why}");
+            let started = resumed.map_or_else(now, |p| p.started_at.clone());
+            let retry_count = resumed.and_then(|p| p.retry_count);
+            if resumed.and_then(|p| p.message.as_deref()) != Some(message.as_str()) {
+                self.set_status(name, |s| {
+                    s.operation_state = Some(OperationState {
+                        operation: op.clone(),
+                        phase: "Running".into(),
+                        message: Some(message.clone()),
+                        sync_result: None,
+                        started_at: started,
+                        finished_at: None,
+                        retry_count,
+                    });
+                });
+            }
+            self.with_entry(name, |e| {
+                e.next_refresh = Some(Instant::now() + WINDOW_RECHECK);
+            });
+            return;
+        }
+        let cancel = self.inner.shutdown.child_token();
+        self.with_entry(name, |e| e.op_cancel = Some(cancel.clone()));
         let started = resumed.map_or_else(now, |p| p.started_at.clone());
         let mut retry_count = resumed.and_then(|p| p.retry_count).unwrap_or(0);
         if resumed.is_none() {
@@ -1473,12 +1586,32 @@ impl Controller {
         };
         input.sync_options.extend(op.sync_options.iter().cloned());
         input.progress = Some(self.progress_sink(&input.app));
+        let project = self
+            .project_of(app)
+            .unwrap_or_else(|_| project::default_project());
+        let dst = project::Destination::of(app);
+        let mut denied = Vec::new();
         for r in cmp.resources.iter().filter(|r| selected(r)) {
+            let st = &r.status;
+            let (group, kind, ns) = (
+                st.group.as_deref().unwrap_or(""),
+                st.kind.as_deref().unwrap_or(""),
+                st.namespace.as_deref().unwrap_or(""),
+            );
+            let refusal = project::resource_denied(&project, &dst, group, kind, ns, !ns.is_empty());
             if let Some(d) = &r.desired {
+                if let Some(message) = refusal {
+                    denied.push(refused(d, &st.version.clone().unwrap_or_default(), message));
+                    continue;
+                }
                 input.modified.insert(object_key(d), r.modified);
                 input.desired.push(d.clone());
             }
-            if let Some(l) = &r.live {
+            // Live objects the project does not permit are never pruned (Argo CD's
+            // `getPermittedAppLiveObjects`).
+            if let Some(l) = &r.live
+                && (r.desired.is_some() || refusal.is_none())
+            {
                 input.live.push(l.clone());
             }
         }
@@ -1494,10 +1627,24 @@ impl Controller {
                 }
             }
         }
-        let out = self.inner.cluster.sync(input, cancel).await;
+        for h in input.desired.iter().filter(|o| is_hook(o)) {
+            let (group, kind) = group_kind(h);
+            let ns = h
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&input.namespace);
+            if let Some(message) = project::resource_denied(&project, &dst, group, kind, ns, true) {
+                let version = h
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .map(|a| a.rsplit('/').next().unwrap_or(a))
+                    .unwrap_or("");
+                denied.push(refused(h, version, message));
+            }
+        }
         let multi = !target.spec.sources.is_empty();
-        let result = SyncOperationResult {
-            resources: out.resources,
+        let result = |resources| SyncOperationResult {
+            resources,
             revision: if multi {
                 String::new()
             } else {
@@ -1510,13 +1657,53 @@ impl Controller {
             },
             sources: target.spec.sources.clone(),
             revisions: if multi {
-                rendered.revisions
+                rendered.revisions.clone()
             } else {
                 Vec::new()
             },
             managed_namespace_metadata: None,
         };
-        (out.phase, out.message, Some(result))
+        // As gitops-engine with Argo CD's permission validator: nothing is applied when a task
+        // is not permitted; each refused resource is SyncFailed with the reason.
+        if !denied.is_empty() {
+            return (
+                "Failed".into(),
+                "one or more synchronization tasks are not valid".into(),
+                Some(result(denied)),
+            );
+        }
+        let out = self.inner.cluster.sync(input, cancel).await;
+        (out.phase, out.message, Some(result(out.resources)))
+    }
+}
+
+fn group_kind(o: &Value) -> (&str, &str) {
+    let api = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let group = api.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    (group, o.get("kind").and_then(Value::as_str).unwrap_or(""))
+}
+
+/// A resource the project refuses, as a sync result.
+fn refused(o: &Value, version: &str, message: String) -> tether_model::application::ResourceResult {
+    let (group, kind) = group_kind(o);
+    let s = |p: &str| {
+        o.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    tether_model::application::ResourceResult {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: kind.to_owned(),
+        namespace: s("/metadata/namespace"),
+        name: s("/metadata/name"),
+        status: Some("SyncFailed".into()),
+        message: Some(message),
+        hook_type: None,
+        hook_phase: None,
+        sync_phase: Some("Sync".into()),
+        images: Vec::new(),
     }
 }
 
@@ -1542,6 +1729,38 @@ fn comparable(objects: &[Value]) -> Vec<Value> {
         .filter(|o| !(is_hook(o) && name_of(o).is_empty()))
         .cloned()
         .collect()
+}
+
+/// The start of the `SyncError` message of an auto-sync a sync window blocks.
+const WINDOW_BLOCKED: &str = "auto-sync blocked by sync window";
+/// How soon an app whose sync a window blocks is looked at again.
+const WINDOW_RECHECK: Duration = Duration::from_secs(15);
+
+/// How tether-cluster words a live object tracked by another app.
+const SHARED_WARNING: &str = "(shared resource)";
+/// How tether-cluster words an object rendered twice.
+const REPEATED_WARNING: &str = "appears more than once in the desired objects";
+
+/// Argo CD's project rules in a comparison: desired resources of kinds the project does not
+/// permit are `Unknown`; live-only resources the project does not permit are left out (never
+/// shown as needing a prune, never pruned).
+fn restrict_to_project(cmp: &mut Comparison, app: &Application, project: &AppProject) {
+    let dst = project::Destination::of(app);
+    cmp.resources.retain_mut(|r| {
+        let st = &mut r.status;
+        let group = st.group.clone().unwrap_or_default();
+        let kind = st.kind.clone().unwrap_or_default();
+        let ns = st.namespace.clone().unwrap_or_default();
+        let namespaced = !ns.is_empty();
+        if r.desired.is_some() {
+            if !project::resource_permitted(project, &group, &kind, namespaced) {
+                st.status = Some(SyncStatusCode::Unknown);
+            }
+            true
+        } else {
+            project::resource_denied(project, &dst, &group, &kind, &ns, namespaced).is_none()
+        }
+    });
 }
 
 fn condition_message<'a>(s: &'a ApplicationStatus, ty: &str) -> Option<&'a str> {
@@ -1637,6 +1856,8 @@ mod tests {
         fail: bool,
         syncs: AtomicUsize,
         events: broadcast::Sender<String>,
+        warnings: Vec<String>,
+        top_level: Vec<crate::backend::TopLevelObject>,
     }
 
     #[async_trait]
@@ -1652,6 +1873,7 @@ mod tests {
                 resources: vec![Compared {
                     status: ResourceStatus {
                         kind: Some("ConfigMap".into()),
+                        namespace: Some("n".into()),
                         name: Some("c".into()),
                         status: Some(SyncStatusCode::OutOfSync),
                         ..Default::default()
@@ -1661,7 +1883,7 @@ mod tests {
                     modified: true,
                     diff: String::new(),
                 }],
-                warnings: Vec::new(),
+                warnings: self.warnings.clone(),
             })
         }
         async fn sync(&self, _: SyncInput, _: CancellationToken) -> SyncOutcome {
@@ -1677,6 +1899,9 @@ mod tests {
         }
         fn events(&self) -> broadcast::Receiver<String> {
             self.events.subscribe()
+        }
+        fn top_level_objects(&self, _: &str) -> Vec<crate::backend::TopLevelObject> {
+            self.top_level.clone()
         }
     }
 
@@ -1704,10 +1929,20 @@ mod tests {
     }
 
     fn controller(fail: bool) -> (Controller, Arc<FakeCluster>) {
+        controller_with(fail, Vec::new(), Vec::new())
+    }
+
+    fn controller_with(
+        fail: bool,
+        warnings: Vec<String>,
+        top_level: Vec<crate::backend::TopLevelObject>,
+    ) -> (Controller, Arc<FakeCluster>) {
         let cluster = Arc::new(FakeCluster {
             fail,
             syncs: AtomicUsize::new(0),
             events: broadcast::channel(16).0,
+            warnings,
+            top_level,
         });
         let settings = Settings {
             app_resync: Duration::from_secs(3600),
@@ -1786,5 +2021,156 @@ mod tests {
         ));
         c.shutdown();
         m.shutdown();
+    }
+
+    fn projects(yaml: &str) -> BTreeMap<String, AppProject> {
+        let p: AppProject = serde_yaml::from_str(yaml).unwrap();
+        BTreeMap::from([(p.metadata.name.clone().unwrap(), p)])
+    }
+
+    fn in_project(policy: &str) -> Declaration {
+        let mut d = app(policy);
+        d.app.spec.project = "p".into();
+        d
+    }
+
+    fn condition_of(a: &Application, ty: &str) -> Option<String> {
+        a.status
+            .as_ref()
+            .and_then(|s| condition_message(s, ty))
+            .map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn a_denied_kind_is_unknown_and_its_sync_fails_per_resource_without_applying() {
+        let (c, cluster) = controller(false);
+        c.declare(
+            vec![in_project("  syncPolicy: {automated: {}}\n")],
+            projects(
+                "metadata: {name: p}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n  namespaceResourceBlacklist: [{group: '', kind: ConfigMap}]\n",
+            ),
+        );
+        let a = settle(&c, "a").await;
+        let s = a.status.as_ref().unwrap();
+        assert_eq!(s.resources[0].status, Some(SyncStatusCode::Unknown));
+        let op = s.operation_state.as_ref().unwrap();
+        assert_eq!(op.phase, "Failed");
+        assert_eq!(
+            op.message.as_deref(),
+            Some("one or more synchronization tasks are not valid")
+        );
+        let r = &op.sync_result.as_ref().unwrap().resources[0];
+        assert_eq!((r.kind.as_str(), r.name.as_str()), ("ConfigMap", "c"));
+        assert_eq!(r.status.as_deref(), Some("SyncFailed"));
+        assert_eq!(
+            r.message.as_deref(),
+            Some("resource :ConfigMap is not permitted in project p")
+        );
+        assert_eq!(cluster.syncs.load(Ordering::SeqCst), 0, "nothing applied");
+        assert!(s.history.is_empty());
+        c.shutdown();
+    }
+
+    #[tokio::test]
+    async fn a_deny_window_blocks_auto_and_manual_sync_until_it_is_removed() {
+        let (c, cluster) = controller(false);
+        let open = "metadata: {name: p}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n";
+        let closed = format!(
+            "{open}  syncWindows: [{{kind: deny, schedule: '* * * * *', duration: 1h, applications: ['*']}}]\n"
+        );
+        c.declare(
+            vec![in_project("  syncPolicy: {automated: {}}\n")],
+            projects(&closed),
+        );
+        let a = settle(&c, "a").await;
+        assert_eq!(cluster.syncs.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            a.status.as_ref().unwrap().sync.as_ref().unwrap().status,
+            SyncStatusCode::OutOfSync
+        );
+        let msg = condition_of(&a, condition::SYNC_ERROR).unwrap();
+        assert_eq!(
+            msg,
+            format!(
+                "auto-sync blocked by sync window to {}: active deny window '* * * * *' (1h)",
+                "a".repeat(40)
+            )
+        );
+        let e = c
+            .request_sync("a", SyncOperation::default(), "admin")
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot sync: blocked by sync window"),
+            "{e}"
+        );
+        // The window goes away: the app is synced and the condition cleared.
+        c.declare(
+            vec![in_project("  syncPolicy: {automated: {}}\n")],
+            projects(open),
+        );
+        let a = settle(&c, "a").await;
+        assert_eq!(cluster.syncs.load(Ordering::SeqCst), 1, "{:?}", a.status);
+        assert_eq!(condition_of(&a, condition::SYNC_ERROR), None);
+        c.shutdown();
+    }
+
+    #[tokio::test]
+    async fn shared_repeated_and_orphaned_resource_warnings() {
+        use crate::backend::TopLevelObject;
+        let obj = |kind: &str, name: &str, app: Option<&str>| TopLevelObject {
+            group: String::new(),
+            kind: kind.into(),
+            name: name.into(),
+            app: app.map(str::to_owned),
+        };
+        let (c, _) = controller_with(
+            false,
+            vec![
+                "/ConfigMap/n/c is part of application `other` too (shared resource)".into(),
+                "/ConfigMap/n/c appears more than once in the desired objects; the last one counts".into(),
+                "apps/Deployment x is excluded by resource.exclusions/inclusions and was not compared".into(),
+            ],
+            vec![
+                obj("ConfigMap", "stray", None),
+                obj("ConfigMap", "of-a-gone-app", Some("gone")),
+                obj("ConfigMap", "c", Some("a")),
+                obj("ConfigMap", "kube-root-ca.crt", None),
+                obj("ServiceAccount", "default", None),
+                obj("Secret", "ignored-by-project", None),
+            ],
+        );
+        let base = "metadata: {name: p}\nspec:\n  sourceRepos: ['*']\n  destinations: [{server: '*', namespace: '*'}]\n";
+        c.declare(
+            vec![in_project("")],
+            projects(&format!(
+                "{base}  orphanedResources: {{ignore: [{{kind: Secret}}]}}\n"
+            )),
+        );
+        let a = settle(&c, "a").await;
+        assert_eq!(
+            condition_of(&a, condition::SHARED_RESOURCE_WARNING).as_deref(),
+            Some("/ConfigMap/n/c is part of application `other` too (shared resource)")
+        );
+        assert!(
+            condition_of(&a, condition::REPEATED_RESOURCE_WARNING)
+                .unwrap()
+                .contains("appears more than once")
+        );
+        assert_eq!(
+            condition_of(&a, condition::ORPHANED_RESOURCE_WARNING).as_deref(),
+            Some("Application has 2 orphaned resources")
+        );
+        // Without `orphanedResources` (or with `warn: false`) there is no orphan warning.
+        for p in [
+            base.to_owned(),
+            format!("{base}  orphanedResources: {{warn: false}}\n"),
+        ] {
+            c.declare(vec![in_project("")], projects(&p));
+            let a = settle(&c, "a").await;
+            assert_eq!(condition_of(&a, condition::ORPHANED_RESOURCE_WARNING), None);
+        }
+        c.shutdown();
     }
 }

@@ -13,7 +13,9 @@ use tether_model::Application;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Cluster, Compared, Comparison, ProgressSink, SyncInput, SyncOutcome};
+use crate::backend::{
+    Cluster, Compared, Comparison, ProgressSink, SyncInput, SyncOutcome, TopLevelObject,
+};
 
 tokio::task_local! {
     /// The running sync's progress sink: the engine's progress callback is shared by every
@@ -167,6 +169,23 @@ impl Cluster for KubeCluster {
     fn remaining(&self, app: &Application) -> usize {
         let target = CompareTarget::from_application(app, &self.control_namespace);
         self.cache.app_objects(&target.app).len()
+    }
+
+    fn top_level_objects(&self, namespace: &str) -> Vec<TopLevelObject> {
+        let mut out = Vec::new();
+        for w in self.cache.status() {
+            for o in self.cache.objects(&w.group, &w.kind) {
+                if o.namespace() == namespace && !o.has_owner() {
+                    out.push(TopLevelObject {
+                        group: o.group().to_owned(),
+                        kind: o.kind().to_owned(),
+                        name: o.name().to_owned(),
+                        app: o.app().map(str::to_owned),
+                    });
+                }
+            }
+        }
+        out
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`kube_apps`]: cluster mode (Application/AppProject resources, status written back);
 //! - [`render`]: rendering Git sources (tether-git + tether-render + tether-kustomize);
 //! - [`project`]: AppProject checks;
+//! - [`windows`]: AppProject sync windows;
 //! - [`controller`]: queue, workers, comparison into status, auto-sync, operations, history;
 //! - [`api`]: the HTTP API the CLI uses; [`edit`]: its route for `app set` (spec writers);
 //! - [`run`]: wiring it all for `tether run`.
@@ -22,6 +23,7 @@ pub mod queue;
 pub mod render;
 pub mod run;
 pub mod store;
+pub mod windows;
 
 pub use backend::{
     AppWriter, Cluster, Compared, Comparison, Rendered, Renderer, SyncInput, SyncOutcome,

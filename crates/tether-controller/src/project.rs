@@ -1,9 +1,22 @@
-//! AppProject checks, as Argo CD's `ValidateDestination` / `IsSourcePermitted` /
-//! `IsGroupKindPermitted`: source repositories, destinations, and cluster / namespace resource
-//! allow and deny lists. A violation becomes an `InvalidSpecError` condition.
+//! AppProject checks, as Argo CD's `IsSourcePermitted`, `IsDestinationPermitted` /
+//! `isDestinationMatched`, `IsGroupKindPermitted` and the controller's orphaned-resource rules
+//! (`isKnownOrphanedResourceExclusion`): source repositories, destinations, cluster / namespace
+//! resource allow and deny lists. An app-level violation becomes an `InvalidSpecError`
+//! condition; a denied resource kind makes the resource `Unknown` in the comparison and fails
+//! the sync with a per-resource `SyncFailed` result (gitops-engine's permission validator).
+//!
+//! Globs are gobwas/glob's, as Argo CD uses them: `*` (not across a separator, when there are
+//! separators), `**`, `?`, `[abc]`/`[!a-z]`, `{a,b}` and `\` escapes. A pattern starting with
+//! `!` is a deny pattern in `sourceRepos` and `destinations`.
 
 use tether_model::source::GroupKind;
 use tether_model::{AppProject, AppProjectSpec, Application};
+
+/// The server Argo CD gives the cluster it runs in (named `in-cluster`); Tether's destination
+/// cluster is the kubeconfig's, known under the same two names.
+pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+/// The name of that cluster.
+pub const IN_CLUSTER_NAME: &str = "in-cluster";
 
 /// Argo CD's built-in `default` project: everything is permitted.
 pub fn default_project() -> AppProject {
@@ -27,89 +40,292 @@ pub fn default_project() -> AppProject {
     p
 }
 
-/// A glob where `*` matches any run of characters (`/` included) and `?` one character, as
-/// Argo CD's `glob.Match` is used for repositories, servers and namespaces.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    fn m(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('*', rest)) => (0..=t.len()).any(|i| m(rest, &t[i..])),
-            Some(('?', rest)) => !t.is_empty() && m(rest, &t[1..]),
-            Some((c, rest)) => t.first() == Some(c) && m(rest, &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    m(&p, &t)
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Char(char),
+    /// `*` (false) or `**` (true: crosses separators).
+    Star(bool),
+    Any,
+    /// A character class: ranges, negated.
+    Class(Vec<(char, char)>, bool),
 }
 
-fn norm_repo(url: &str) -> String {
-    url.trim()
-        .trim_end_matches('/')
-        .trim_end_matches(".git")
-        .to_ascii_lowercase()
+/// Expands `{a,b}` alternatives (nested too) into plain patterns; `\` escapes are kept.
+fn expand_braces(p: &str) -> Vec<String> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut i = 0;
+    let mut depth = 0;
+    let mut open = None;
+    let mut commas = Vec::new();
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => {
+                // skip a class
+                while i < chars.len() && chars[i] != ']' {
+                    i += 1;
+                }
+            }
+            '{' => {
+                if depth == 0 {
+                    open = Some(i);
+                    commas.clear();
+                }
+                depth += 1;
+            }
+            ',' if depth == 1 => commas.push(i),
+            '}' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    let o = open.expect("an open brace precedes its close");
+                    let prefix: String = chars[..o].iter().collect();
+                    let suffix: String = chars[i + 1..].iter().collect();
+                    let mut bounds = vec![o];
+                    bounds.extend(commas.iter().copied());
+                    bounds.push(i);
+                    let mut out = Vec::new();
+                    for w in bounds.windows(2) {
+                        let alt: String = chars[w[0] + 1..w[1]].iter().collect();
+                        for e in expand_braces(&format!("{prefix}{alt}{suffix}")) {
+                            out.push(e);
+                        }
+                    }
+                    return out;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    vec![p.to_owned()]
+}
+
+fn tokens(p: &str) -> Option<Vec<Tok>> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                i += 1;
+                out.push(Tok::Char(*chars.get(i)?));
+            }
+            '*' => {
+                let super_star = chars.get(i + 1) == Some(&'*');
+                if super_star {
+                    i += 1;
+                }
+                out.push(Tok::Star(super_star));
+            }
+            '?' => out.push(Tok::Any),
+            '[' => {
+                i += 1;
+                let negated = matches!(chars.get(i), Some('!' | '^'));
+                if negated {
+                    i += 1;
+                }
+                let mut ranges = Vec::new();
+                while *chars.get(i)? != ']' {
+                    let lo = chars[i];
+                    if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|c| *c != ']')
+                    {
+                        ranges.push((lo, chars[i + 2]));
+                        i += 3;
+                    } else {
+                        ranges.push((lo, lo));
+                        i += 1;
+                    }
+                }
+                out.push(Tok::Class(ranges, negated));
+            }
+            c => out.push(Tok::Char(c)),
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+fn match_tokens(p: &[Tok], t: &[char], seps: &[char]) -> bool {
+    match p.split_first() {
+        None => t.is_empty(),
+        Some((Tok::Star(cross), rest)) => {
+            for i in 0..=t.len() {
+                if match_tokens(rest, &t[i..], seps) {
+                    return true;
+                }
+                if i < t.len() && !cross && seps.contains(&t[i]) {
+                    return false;
+                }
+            }
+            false
+        }
+        Some((Tok::Any, rest)) => {
+            t.first().is_some_and(|c| !seps.contains(c)) && match_tokens(rest, &t[1..], seps)
+        }
+        Some((Tok::Class(ranges, negated), rest)) => {
+            t.first()
+                .is_some_and(|c| ranges.iter().any(|(lo, hi)| (lo..=hi).contains(&c)) != *negated)
+                && match_tokens(rest, &t[1..], seps)
+        }
+        Some((Tok::Char(c), rest)) => t.first() == Some(c) && match_tokens(rest, &t[1..], seps),
+    }
+}
+
+/// gobwas/glob's `Match` (as Argo CD's `glob.Match`): `*` matches any run of characters other
+/// than the separators, `**` any run at all. A malformed pattern matches nothing.
+pub fn glob_with(pattern: &str, text: &str, separators: &[char]) -> bool {
+    let t: Vec<char> = text.chars().collect();
+    expand_braces(pattern)
+        .iter()
+        .any(|p| tokens(p).is_some_and(|toks| match_tokens(&toks, &t, separators)))
+}
+
+/// A glob without separators (`*` matches anything), as Argo CD matches servers, names and
+/// namespaces.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    glob_with(pattern, text, &[])
+}
+
+fn is_deny(pattern: &str) -> bool {
+    pattern.starts_with('!')
+}
+
+/// Argo CD's `globMatch`: with `allow_negation`, `!p` matches what `p` does not.
+fn glob_match(pattern: &str, value: &str, allow_negation: bool, separators: &[char]) -> bool {
+    if allow_negation && let Some(p) = pattern.strip_prefix('!') {
+        return !glob_with(p, value, separators);
+    }
+    pattern == "*" || glob_with(pattern, value, separators)
+}
+
+/// `IsSourcePermitted`: some pattern matches and no deny pattern excludes the repository.
+/// URLs are compared normalised (lower case, no `.git`, scp-like ssh rewritten), and `*` does
+/// not cross `/`.
+pub fn source_permitted(spec: &AppProjectSpec, repo_url: &str) -> bool {
+    let src = tether_git::url::normalize_url(repo_url);
+    let mut any = false;
+    for pat in &spec.source_repos {
+        let normalized = match pat.strip_prefix('!') {
+            Some(p) => format!("!{}", tether_git::url::normalize_url(p)),
+            None => tether_git::url::normalize_url(pat),
+        };
+        if glob_match(&normalized, &src, true, &['/']) {
+            any = true;
+        } else if is_deny(&normalized) {
+            return false;
+        }
+    }
+    any
+}
+
+/// A destination as matched against a project: the server is inferred from the name for the
+/// one cluster Tether knows (`in-cluster`), as Argo CD's `ValidateDestination` infers it.
+#[derive(Debug, Clone, Default)]
+pub struct Destination<'a> {
+    pub server: &'a str,
+    pub name: &'a str,
+    pub namespace: &'a str,
+}
+
+impl<'a> Destination<'a> {
+    /// The app's destination.
+    pub fn of(app: &'a Application) -> Self {
+        let d = &app.spec.destination;
+        let name = d.name.as_deref().unwrap_or("");
+        let server = match d.server.as_deref().unwrap_or("") {
+            "" if name == IN_CLUSTER_NAME => IN_CLUSTER_SERVER,
+            s => s,
+        };
+        Self {
+            server,
+            name,
+            namespace: d.namespace.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The same destination in another namespace (a resource's own namespace).
+    pub fn in_namespace(&self, namespace: &'a str) -> Self {
+        Self {
+            namespace,
+            ..self.clone()
+        }
+    }
+}
+
+/// `isDestinationMatched`: some destination matches (server or name, and namespace), and no
+/// deny pattern (`!…` in server, name or namespace) excludes it.
+pub fn destination_permitted(spec: &AppProjectSpec, dst: &Destination<'_>) -> bool {
+    let mut any = false;
+    for item in &spec.destinations {
+        let (iname, iserver, ins) = (
+            item.name.as_deref().unwrap_or(""),
+            item.server.as_deref().unwrap_or(""),
+            item.namespace.as_deref().unwrap_or(""),
+        );
+        let name_ok = !dst.name.is_empty() && glob_match(iname, dst.name, true, &[]);
+        let server_ok = !dst.server.is_empty() && glob_match(iserver, dst.server, true, &[]);
+        let ns_ok = glob_match(ins, dst.namespace, true, &[]);
+        if (server_ok || name_ok) && ns_ok {
+            any = true;
+        } else if (!name_ok && is_deny(iname))
+            || (!server_ok && is_deny(iserver))
+            || (!ns_ok && is_deny(ins))
+        {
+            return false;
+        }
+    }
+    any
 }
 
 /// Checks an Application's sources and destination against its project; the error is the
-/// condition message.
+/// condition message (Argo CD's wording).
 pub fn check_app(app: &Application, project: &AppProject) -> Result<(), String> {
     let pname = project.metadata.name.as_deref().unwrap_or_default();
     let spec = &project.spec;
+    let mut problems = Vec::new();
     for source in app.spec.effective_sources() {
-        let repo = norm_repo(&source.repo_url);
-        let mut permitted = false;
-        for pat in &spec.source_repos {
-            if let Some(neg) = pat.strip_prefix('!') {
-                if glob(&norm_repo(neg), &repo) {
-                    permitted = false;
-                    break;
-                }
-            } else if glob(&norm_repo(pat), &repo) {
-                permitted = true;
-            }
-        }
-        if !permitted {
-            return Err(format!(
+        if !source_permitted(spec, &source.repo_url) {
+            problems.push(format!(
                 "application repo {} is not permitted in project '{pname}'",
                 source.repo_url
             ));
         }
     }
-    let dest = &app.spec.destination;
-    let server = dest.server.as_deref().unwrap_or("");
-    let name = dest.name.as_deref().unwrap_or("");
-    let ns = dest.namespace.as_deref().unwrap_or("");
-    let matches = spec.destinations.iter().any(|d| {
-        let server_ok = if !server.is_empty() {
-            d.server.as_deref().is_some_and(|p| glob(p, server))
+    let dst = Destination::of(app);
+    if !destination_permitted(spec, &dst) {
+        let what = if app
+            .spec
+            .destination
+            .server
+            .as_deref()
+            .unwrap_or("")
+            .is_empty()
+        {
+            format!("name '{}'", dst.name)
         } else {
-            d.name.as_deref().is_some_and(|p| glob(p, name))
+            format!("server '{}'", dst.server)
         };
-        let ns_ok = d.namespace.as_deref().is_some_and(|p| {
-            p.strip_prefix('!')
-                .map_or_else(|| glob(p, ns), |neg| !glob(neg, ns))
-        });
-        server_ok && ns_ok
-    });
-    if !matches {
-        let what = if server.is_empty() {
-            format!("name '{name}'")
-        } else {
-            format!("server '{server}'")
-        };
-        return Err(format!(
-            "application destination {what} and namespace '{ns}' do not match any of the allowed destinations in project '{pname}'"
+        problems.push(format!(
+            "application destination {what} and namespace '{}' do not match any of the allowed destinations in project '{pname}'",
+            dst.namespace
         ));
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
+/// Go's `filepath.Match` over group and kind (no separator in either).
 fn listed(list: &[GroupKind], group: &str, kind: &str) -> bool {
     list.iter()
-        .any(|gk| glob(&gk.group, group) && glob(&gk.kind, kind))
+        .any(|gk| glob_with(&gk.kind, kind, &['/']) && glob_with(&gk.group, group, &['/']))
 }
 
-/// Whether the project permits a resource kind (`namespaced` false for cluster-scoped kinds).
+/// `IsGroupKindPermitted`: whether the project permits a resource kind (`namespaced` false for
+/// cluster-scoped kinds). Namespaced kinds are permitted unless a whitelist leaves them out or
+/// the blacklist names them; cluster-scoped ones only when whitelisted.
 pub fn resource_permitted(project: &AppProject, group: &str, kind: &str, namespaced: bool) -> bool {
     let s = &project.spec;
     if namespaced {
@@ -120,6 +336,64 @@ pub fn resource_permitted(project: &AppProject, group: &str, kind: &str, namespa
         listed(&s.cluster_resource_whitelist, group, kind)
             && !listed(&s.cluster_resource_blacklist, group, kind)
     }
+}
+
+/// Why a resource may not be synced in the project (gitops-engine's permission validator in
+/// Argo CD's `SyncAppState`), or `None`.
+pub fn resource_denied(
+    project: &AppProject,
+    dst: &Destination<'_>,
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    namespaced: bool,
+) -> Option<String> {
+    let pname = project.metadata.name.as_deref().unwrap_or_default();
+    if !resource_permitted(project, group, kind, namespaced) {
+        return Some(format!(
+            "resource {group}:{kind} is not permitted in project {pname}"
+        ));
+    }
+    if namespaced && !destination_permitted(&project.spec, &dst.in_namespace(namespace)) {
+        return Some(format!(
+            "namespace {namespace} is not permitted in project '{pname}'"
+        ));
+    }
+    None
+}
+
+/// `isKnownOrphanedResourceExclusion`: objects never reported as orphaned (the `kubernetes`
+/// Service in `default`, `default` ServiceAccounts, `kube-root-ca.crt`) and the project's
+/// `orphanedResources.ignore` entries.
+pub fn orphan_ignored(
+    project: &AppProject,
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> bool {
+    if namespace == "default" && group.is_empty() && kind == "Service" && name == "kubernetes" {
+        return true;
+    }
+    if group.is_empty() && kind == "ServiceAccount" && name == "default" {
+        return true;
+    }
+    if group.is_empty() && kind == "ConfigMap" && name == "kube-root-ca.crt" {
+        return true;
+    }
+    let Some(o) = &project.spec.orphaned_resources else {
+        return false;
+    };
+    o.ignore.iter().any(|i| {
+        let (ikind, igroup, iname) = (
+            i.kind.as_deref().unwrap_or(""),
+            i.group.as_deref().unwrap_or(""),
+            i.name.as_deref().unwrap_or(""),
+        );
+        (ikind.is_empty() || glob(ikind, kind))
+            && glob(igroup, group)
+            && (iname.is_empty() || glob(iname, name))
+    })
 }
 
 #[cfg(test)]
@@ -153,13 +427,28 @@ mod tests {
             )
             .is_ok()
         );
+        // As Argo CD: a `!` pattern permits whatever it does not match.
+        assert!(
+            check_app(
+                &app(
+                    "https://git.example.com/other/a",
+                    "https://kubernetes.default.svc",
+                    "team-a",
+                ),
+                &p,
+            )
+            .is_ok()
+        );
+        let narrow = project(
+            "metadata: {name: p}\nspec:\n  sourceRepos: ['https://git.example.com/team/*']\n  destinations: [{server: 'https://kubernetes.default.svc', namespace: 'team-*'}]\n",
+        );
         let e = check_app(
             &app(
                 "https://git.example.com/other/a",
                 "https://kubernetes.default.svc",
                 "team-a",
             ),
-            &p,
+            &narrow,
         )
         .unwrap_err();
         assert_eq!(
@@ -220,5 +509,135 @@ mod tests {
             "ClusterRole",
             false
         ));
+    }
+
+    #[test]
+    fn globs_as_gobwas() {
+        assert!(glob_with("https://h/org/*", "https://h/org/a", &['/']));
+        assert!(!glob_with("https://h/org/*", "https://h/org/a/b", &['/']));
+        assert!(glob_with("https://h/org/**", "https://h/org/a/b", &['/']));
+        assert!(glob("*", "a/b"));
+        assert!(glob("team-{a,b}", "team-b") && !glob("team-{a,b}", "team-c"));
+        assert!(glob("ns-[0-9]", "ns-7") && !glob("ns-[!0-9]", "ns-7"));
+        assert!(glob("a?c", "abc") && !glob("a?c", "ac"));
+        assert!(glob("lit\\*", "lit*") && !glob("lit\\*", "litx"));
+        assert!(!glob("[unclosed", "[unclosed"));
+    }
+
+    fn dest_project(dests: &str) -> AppProject {
+        project(&format!(
+            "metadata: {{name: p}}\nspec:\n  sourceRepos: ['*']\n  destinations: {dests}\n"
+        ))
+    }
+
+    fn permitted(p: &AppProject, server: &str, name: &str, ns: &str) -> bool {
+        destination_permitted(
+            &p.spec,
+            &Destination {
+                server,
+                name,
+                namespace: ns,
+            },
+        )
+    }
+
+    #[test]
+    fn destinations_with_deny_patterns() {
+        let s = IN_CLUSTER_SERVER;
+        // A deny pattern alone permits everything else, as in Argo CD.
+        let p = dest_project("[{server: '*', namespace: '!kube-system'}]");
+        assert!(permitted(&p, s, "", "team"));
+        assert!(!permitted(&p, s, "", "kube-system"));
+        // A deny item that does not match wins over an allow item that does.
+        let p =
+            dest_project("[{server: '*', namespace: '*'}, {server: '*', namespace: '!prod-*'}]");
+        assert!(permitted(&p, s, "", "dev"));
+        assert!(!permitted(&p, s, "", "prod-eu"));
+        let p = dest_project("[{server: '!https://prod.example.com', namespace: '*'}]");
+        assert!(permitted(&p, s, "", "x"));
+        assert!(!permitted(&p, "https://prod.example.com", "", "x"));
+        // By name; an app naming `in-cluster` is matched by server too.
+        let p = dest_project("[{name: 'in-*', namespace: 'a'}]");
+        assert!(permitted(&p, "", "in-cluster", "a"));
+        assert!(!permitted(&p, "", "other", "a"));
+        let p = dest_project(&format!("[{{server: '{s}', namespace: 'a'}}]"));
+        let app: Application = serde_yaml::from_str(
+            "metadata: {name: a}\nspec:\n  source: {repoURL: r}\n  destination: {name: in-cluster, namespace: a}\n",
+        )
+        .unwrap();
+        assert!(check_app(&app, &p).is_ok());
+        let e = check_app(
+            &app,
+            &dest_project("[{server: 'https://other', namespace: a}]"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "application destination name 'in-cluster' and namespace 'a' do not match any of the allowed destinations in project 'p'"
+        );
+    }
+
+    #[test]
+    fn source_repos_as_argo_cd() {
+        let p = project(
+            "metadata: {name: p}\nspec:\n  sourceRepos: ['!https://git.example.com/secret']\n",
+        );
+        assert!(source_permitted(
+            &p.spec,
+            "https://git.example.com/open.git"
+        ));
+        assert!(!source_permitted(
+            &p.spec,
+            "https://GIT.example.com/secret.git"
+        ));
+        let p = project("metadata: {name: p}\nspec:\n  sourceRepos: ['git@github.com:org/*']\n");
+        assert!(source_permitted(&p.spec, "git@github.com:org/app.git"));
+        assert!(!source_permitted(&p.spec, "git@github.com:org/app/sub"));
+        assert!(!source_permitted(
+            &AppProject::new("e", Default::default()).spec,
+            "x"
+        ));
+    }
+
+    #[test]
+    fn resource_denials_name_the_kind_or_namespace() {
+        let p = project(
+            "metadata: {name: p}\nspec:\n  destinations: [{server: '*', namespace: 'team-*'}]\n  namespaceResourceBlacklist: [{group: '', kind: Secret}]\n",
+        );
+        let dst = Destination {
+            server: IN_CLUSTER_SERVER,
+            name: "",
+            namespace: "team-a",
+        };
+        assert_eq!(
+            resource_denied(&p, &dst, "", "Secret", "team-a", true).as_deref(),
+            Some("resource :Secret is not permitted in project p")
+        );
+        assert_eq!(
+            resource_denied(&p, &dst, "", "ConfigMap", "kube-system", true).as_deref(),
+            Some("namespace kube-system is not permitted in project 'p'")
+        );
+        assert_eq!(
+            resource_denied(&p, &dst, "", "Namespace", "", false).as_deref(),
+            Some("resource :Namespace is not permitted in project p")
+        );
+        assert_eq!(
+            resource_denied(&p, &dst, "apps", "Deployment", "team-b", true),
+            None
+        );
+    }
+
+    #[test]
+    fn orphan_exclusions() {
+        let p = project(
+            "metadata: {name: p}\nspec:\n  orphanedResources:\n    ignore: [{kind: ConfigMap, name: 'keep-*'}, {group: apps, kind: '*'}]\n",
+        );
+        assert!(orphan_ignored(&p, "", "ConfigMap", "n", "kube-root-ca.crt"));
+        assert!(orphan_ignored(&p, "", "ServiceAccount", "n", "default"));
+        assert!(orphan_ignored(&p, "", "Service", "default", "kubernetes"));
+        assert!(!orphan_ignored(&p, "", "Service", "other", "kubernetes"));
+        assert!(orphan_ignored(&p, "", "ConfigMap", "n", "keep-me"));
+        assert!(!orphan_ignored(&p, "", "ConfigMap", "n", "stray"));
+        assert!(orphan_ignored(&p, "apps", "Deployment", "n", "x"));
     }
 }
