@@ -1388,8 +1388,14 @@ impl Controller {
         self.with_entry(name, |e| e.op_cancel = Some(cancel.clone()));
         let started = resumed.map_or_else(now, |p| p.started_at.clone());
         let mut retry_count = resumed.and_then(|p| p.retry_count).unwrap_or(0);
-        if resumed.is_none() {
-            self.audit(name, "OperationStarted", &by, "sync started");
+        match resumed {
+            // Argo CD runs an operation in progress again from its recorded state.
+            Some(p) => tracing::info!(
+                app = name,
+                started_at = %p.started_at.0,
+                "resuming the recorded running operation"
+            ),
+            None => self.audit(name, "OperationStarted", &by, "sync started"),
         }
         loop {
             self.set_status(name, |s| {

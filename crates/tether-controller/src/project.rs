@@ -218,8 +218,9 @@ pub fn source_permitted(spec: &AppProjectSpec, repo_url: &str) -> bool {
     any
 }
 
-/// A destination as matched against a project: the server is inferred from the name for the
-/// one cluster Tether knows (`in-cluster`), as Argo CD's `ValidateDestination` infers it.
+/// A destination as matched against a project: the server is inferred from the name, and the
+/// name from the server, for the one cluster Tether knows (`in-cluster`), as Argo CD's
+/// `ValidateDestination` infers them.
 #[derive(Debug, Clone, Default)]
 pub struct Destination<'a> {
     pub server: &'a str,
@@ -231,10 +232,12 @@ impl<'a> Destination<'a> {
     /// The app's destination.
     pub fn of(app: &'a Application) -> Self {
         let d = &app.spec.destination;
-        let name = d.name.as_deref().unwrap_or("");
-        let server = match d.server.as_deref().unwrap_or("") {
-            "" if name == IN_CLUSTER_NAME => IN_CLUSTER_SERVER,
-            s => s,
+        let (name, server) = match (
+            d.name.as_deref().unwrap_or(""),
+            d.server.as_deref().unwrap_or(""),
+        ) {
+            (IN_CLUSTER_NAME, "") | ("", IN_CLUSTER_SERVER) => (IN_CLUSTER_NAME, IN_CLUSTER_SERVER),
+            other => other,
         };
         Self {
             server,
@@ -566,6 +569,12 @@ mod tests {
         )
         .unwrap();
         assert!(check_app(&app, &p).is_ok());
+        let by_name = dest_project("[{name: in-cluster, namespace: 'a'}]");
+        let served: Application = serde_yaml::from_str(&format!(
+            "metadata: {{name: a}}\nspec:\n  source: {{repoURL: r}}\n  destination: {{server: '{s}', namespace: a}}\n"
+        ))
+        .unwrap();
+        assert!(check_app(&served, &by_name).is_ok());
         let e = check_app(
             &app,
             &dest_project("[{server: 'https://other', namespace: a}]"),
