@@ -35,7 +35,13 @@ pub enum WindowError {
 /// The windows of the project that apply to the app (`Matches`).
 pub fn matching<'a>(project: &'a AppProject, app: &Application) -> Vec<&'a SyncWindow> {
     let name = app.metadata.name.as_deref().unwrap_or("");
-    let dst = Destination::of(app);
+    // The destination as written (Argo CD matches windows on the spec, nothing inferred).
+    let d = &app.spec.destination;
+    let dst = Destination {
+        server: d.server.as_deref().unwrap_or(""),
+        name: d.name.as_deref().unwrap_or(""),
+        namespace: d.namespace.as_deref().unwrap_or(""),
+    };
     project
         .spec
         .sync_windows
