@@ -3,237 +3,13 @@
 //! (the control namespace), created as `kubectl apply` / `kubectl patch` would; assertions read
 //! the resources' `.status` as Argo CD shapes it. Every wait is a poll with a deadline.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::*;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams};
-use serde_json::{Value, json};
-use tether_gitserver::{GitServer, Repo};
-
-const DEADLINE: Duration = Duration::from_secs(90);
-
-/// Installs the CRDs `tether crds` prints (server-side apply, as `kubectl apply
-/// --server-side`), and waits until they are served.
-async fn install_crds() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
-        .arg("crds")
-        .output()
-        .expect("tether crds");
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let api: Api<CustomResourceDefinition> = Api::all(tether_testenv::client().await);
-    let pp = PatchParams::apply("kubectl").force();
-    let mut names = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let crd: CustomResourceDefinition = serde::Deserialize::deserialize(doc).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &pp, &Patch::Apply(&crd)).await.unwrap();
-        names.push(name);
-    }
-    for name in names {
-        wait_for(&format!("CRD {name} established"), async || {
-            let crd = api.get(&name).await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        })
-        .await;
-    }
-}
-
-/// A running `tether run` in cluster mode, stopped (SIGTERM) on drop.
-struct Run {
-    child: Child,
-    server: String,
-    _data: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Run {
-    fn start(namespace: &str) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        let log = data.path().join("run.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tether"))
-            .args(["run", "--namespace", namespace])
-            .args(["--listen", "127.0.0.1:0", "--app-resync", "3s"])
-            .arg("--kubeconfig")
-            .arg(tether_testenv::kubeconfig_path())
-            .arg("--data-dir")
-            .arg(data.path())
-            .env("TETHER_LOG", "info,tether_controller=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn tether run");
-        let mut run = Self {
-            child,
-            server: String::new(),
-            _data: data,
-            log,
-        };
-        let start = Instant::now();
-        loop {
-            let text = run.log();
-            if let Some(rest) = text.split("listening on ").nth(1) {
-                run.server = rest.split_whitespace().next().unwrap().to_owned();
-                break;
-            }
-            if let Ok(Some(status)) = run.child.try_wait() {
-                panic!("tether run exited with {status}:\n{text}");
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "tether run did not start:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        run
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Runs `tether ARGS` against this server: (exit code, stdout, stderr).
-    fn tether(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_tether"))
-            .args(args)
-            .env("TETHER_SERVER", &self.server)
-            .output()
-            .expect("run tether");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("tether run exited with {status}:\n{}", self.log());
-        }
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(15) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The Argo CD kinds in the test's namespace, as `kubectl` reaches them.
-struct Argo {
-    apps: Api<DynamicObject>,
-    projects: Api<DynamicObject>,
-}
-
-impl Argo {
-    fn new(ns: &tether_testenv::TestNamespace) -> Self {
-        let ar = |kind: &str, plural: &str| ApiResource {
-            group: "argoproj.io".into(),
-            version: "v1alpha1".into(),
-            api_version: "argoproj.io/v1alpha1".into(),
-            kind: kind.into(),
-            plural: plural.into(),
-        };
-        Self {
-            apps: Api::namespaced_with(ns.client(), ns.name(), &ar("Application", "applications")),
-            projects: Api::namespaced_with(
-                ns.client(),
-                ns.name(),
-                &ar("AppProject", "appprojects"),
-            ),
-        }
-    }
-
-    /// `kubectl apply --server-side -f -` of one YAML document.
-    async fn apply(&self, yaml: &str) {
-        let v: Value = serde_yaml::from_str(yaml).unwrap();
-        let api = if v["kind"] == "AppProject" {
-            &self.projects
-        } else {
-            &self.apps
-        };
-        let name = v["metadata"]["name"].as_str().unwrap().to_owned();
-        api.patch(
-            &name,
-            &PatchParams::apply("kubectl").force(),
-            &Patch::Apply(&v),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("applying {name}: {e}"));
-    }
-
-    /// `kubectl patch application NAME --type merge -p PATCH`.
-    async fn patch(&self, name: &str, patch: Value) {
-        self.apps
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .unwrap_or_else(|e| panic!("patching {name}: {e}"));
-    }
-
-    async fn get(&self, name: &str) -> Option<Value> {
-        self.apps
-            .get_opt(name)
-            .await
-            .unwrap()
-            .map(|o| serde_json::to_value(o).unwrap())
-    }
-
-    /// Polls the Application resource until `pred` holds.
-    async fn wait(
-        &self,
-        run: &mut Run,
-        name: &str,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> Value {
-        let start = Instant::now();
-        loop {
-            run.alive();
-            let app = self.get(name).await;
-            if let Some(a) = &app
-                && pred(a)
-            {
-                return a.clone();
-            }
-            if start.elapsed() > DEADLINE {
-                panic!(
-                    "{name}: timed out waiting for {what}; last:\n{}\nlog:\n{}",
-                    serde_json::to_string_pretty(&app).unwrap(),
-                    run.log()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-    }
-}
-
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
-
-fn condition<'a>(app: &'a Value, ty: &str) -> Option<&'a Value> {
-    app.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c["type"] == ty))
-}
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::json;
+use tether_gitserver::GitServer;
 
 fn application(name: &str, ns: &str, repo: &str, path: &str, extra: &str) -> String {
     format!(
@@ -259,49 +35,6 @@ const FINALIZER: &str = "  finalizers: [resources-finalizer.argocd.argoproj.io]\
 
 fn with_policy(app: String, policy: &str) -> String {
     format!("{app}  syncPolicy:\n{policy}")
-}
-
-fn config_map(name: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
-    )
-}
-
-fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
-    for (p, c) in files {
-        repo.write(p, c).unwrap();
-    }
-    repo.commit_and_push("seed").unwrap()
-}
-
-fn unique(ns: &str, base: &str) -> String {
-    // App names are the tracking key: unique per test so parallel tests never share objects.
-    let suffix = ns.rsplit('-').next().unwrap_or("x");
-    format!("{base}-{suffix}")
-}
-
-async fn cm_value(ns: &tether_testenv::TestNamespace, name: &str) -> Option<String> {
-    ns.api::<ConfigMap>()
-        .get_opt(name)
-        .await
-        .unwrap()
-        .and_then(|c| c.data)
-        .and_then(|d| d.get("key").cloned())
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
-fn synced_at(rev: &str) -> impl Fn(&Value) -> bool + '_ {
-    move |a| s(a, "/status/sync/status") == "Synced" && s(a, "/status/sync/revision") == rev
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,7 +76,7 @@ async fn status_auto_sync_self_heal_operation_field_and_refresh_annotation() {
         "",
     ))
     .await;
-    let mut run = Run::start(ns.name());
+    let mut run = Run::start_temp(Mode::Cluster(ns.name()));
 
     // Auto-sync: status as Argo CD shapes it, on the resource.
     let a = argo
@@ -504,7 +237,7 @@ async fn the_resources_finalizer_cascades_deletion_and_without_it_resources_stay
         auto,
     ))
     .await;
-    let mut run = Run::start(ns.name());
+    let mut run = Run::start_temp(Mode::Cluster(ns.name()));
     for name in [&cascade, &bg, &keep] {
         argo.wait(&mut run, name, "synced", synced_at(&rev)).await;
     }
@@ -565,7 +298,7 @@ async fn app_of_apps_creates_updates_and_prunes_child_applications() {
         "    automated: {prune: true}\n",
     ))
     .await;
-    let mut run = Run::start(ns.name());
+    let mut run = Run::start_temp(Mode::Cluster(ns.name()));
 
     // The root syncs the children into the control namespace; the controller picks them up.
     for name in [&a, &b] {
@@ -665,7 +398,7 @@ async fn a_malformed_application_is_an_invalid_spec_error_and_never_stops_the_co
         "    automated: {}\n",
     ))
     .await;
-    let mut run = Run::start(ns.name());
+    let mut run = Run::start_temp(Mode::Cluster(ns.name()));
 
     let x = argo
         .wait(&mut run, &both, "InvalidSpecError", |a| {

@@ -2,121 +2,27 @@
 //! server and the loopback Git server; the CLI (`tether app …`) talks to its API. Every wait is a
 //! poll with a deadline; nothing asserts on timing.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::ops::Deref;
+
+use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 use tether_gitserver::{GitServer, Repo};
 
-const DEADLINE: Duration = Duration::from_secs(90);
-
-/// A running `tether run`, stopped (SIGTERM) on drop.
-struct Run {
-    child: Child,
-    server: String,
+/// `tether run --apps DIR` on a directory of Applications the test writes.
+struct FileRun {
+    run: Run,
     apps: tempfile::TempDir,
-    _data: tempfile::TempDir,
-    log: PathBuf,
 }
 
-impl Run {
+impl FileRun {
     fn start(apps: tempfile::TempDir) -> Self {
-        let data = tempfile::tempdir().unwrap();
-        Self::start_with(apps, data, None)
-    }
-
-    fn start_with(apps: tempfile::TempDir, data: tempfile::TempDir, listen: Option<&str>) -> Self {
-        let log = data.path().join("run.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_tether"))
-            .args(["run", "--apps"])
-            .arg(apps.path())
-            .args(["--listen", listen.unwrap_or("127.0.0.1:0")])
-            .args(["--app-resync", "3s", "--reload", "1s"])
-            .arg("--kubeconfig")
-            .arg(tether_testenv::kubeconfig_path())
-            .arg("--data-dir")
-            .arg(data.path())
-            .env("TETHER_LOG", "info,tether_controller=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn tether run");
-        let mut run = Self {
-            child,
-            server: String::new(),
-            apps,
-            _data: data,
-            log,
-        };
-        let start = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&run.log).unwrap_or_default();
-            if let Some(rest) = text.split("listening on ").nth(1) {
-                run.server = rest.split_whitespace().next().unwrap().to_owned();
-                break;
-            }
-            if let Ok(Some(status)) = run.child.try_wait() {
-                panic!("tether run exited with {status}:\n{text}");
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "tether run did not start:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        run
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Runs `tether ARGS` against this server: (exit code, stdout, stderr).
-    fn tether(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_tether"))
-            .args(args)
-            .env("TETHER_SERVER", &self.server)
-            .output()
-            .expect("run tether");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn app(&self, name: &str) -> Value {
-        let (code, out, err) = self.tether(&["app", "get", name, "-o", "json"]);
-        assert_eq!(code, 0, "app get {name}: {err}");
-        serde_json::from_str(&out).unwrap()
-    }
-
-    /// Polls the app until `pred` holds.
-    fn wait_app(&self, name: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let start = Instant::now();
-        loop {
-            let (code, out, _) = self.tether(&["app", "get", name, "-o", "json"]);
-            if code == 0 {
-                let app: Value = serde_json::from_str(&out).unwrap();
-                if pred(&app) {
-                    return app;
-                }
-                if start.elapsed() > DEADLINE {
-                    panic!(
-                        "{name}: timed out waiting for {what}; last state:\n{}\nlog:\n{}",
-                        serde_json::to_string_pretty(&app["status"]).unwrap(),
-                        self.log()
-                    );
-                }
-            } else if start.elapsed() > DEADLINE {
-                panic!("{name}: not found waiting for {what}\nlog:\n{}", self.log());
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        let run = Run::start_temp(Mode::Files(apps.path()));
+        Self { run, apps }
     }
 
     fn write_app(&self, file: &str, yaml: &str) {
@@ -124,25 +30,11 @@ impl Run {
     }
 }
 
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(15) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Deref for FileRun {
+    type Target = Run;
+    fn deref(&self) -> &Run {
+        &self.run
     }
-}
-
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
 }
 
 fn has_condition(app: &Value, ty: &str) -> bool {
@@ -151,26 +43,6 @@ fn has_condition(app: &Value, ty: &str) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty))
 }
 
-fn application(name: &str, repo: &str, path: &str, ns: &str, policy: &str) -> String {
-    format!(
-        r#"apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: {name}
-spec:
-  project: default
-  source:
-    repoURL: {repo}
-    path: {path}
-    targetRevision: HEAD
-  destination:
-    server: https://kubernetes.default.svc
-    namespace: {ns}
-{policy}"#
-    )
-}
-
-const AUTO: &str = "  syncPolicy:\n    automated: {prune: true, selfHeal: true}\n";
 const AUTO_NO_HEAL: &str = "  syncPolicy:\n    automated: {prune: false}\n";
 
 fn deployment(name: &str, image: &str) -> String {
@@ -194,47 +66,8 @@ spec:
     )
 }
 
-fn config_map(name: &str, value: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{value}\"\n"
-    )
-}
-
-fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
-    for (p, c) in files {
-        repo.write(p, c).unwrap();
-    }
-    repo.commit_and_push("seed").unwrap()
-}
-
 fn apps_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-fn unique(ns: &str, base: &str) -> String {
-    // App names are the tracking key: unique per test so parallel tests never share objects.
-    let suffix = ns.rsplit('-').next().unwrap_or("x");
-    format!("{base}-{suffix}")
-}
-
-async fn cm_value(ns: &tether_testenv::TestNamespace, name: &str) -> Option<String> {
-    ns.api::<ConfigMap>()
-        .get_opt(name)
-        .await
-        .unwrap()
-        .and_then(|c| c.data)
-        .and_then(|d| d.get("key").cloned())
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,7 +80,7 @@ async fn auto_sync_follows_a_new_commit_and_records_history() {
         &[("web/deploy.yaml", deployment("web", "nginx:1.25"))],
     );
     let app = unique(ns.name(), "web");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "app.yaml",
         &application(&app, &git.url("auto"), "web", ns.name(), AUTO),
@@ -314,7 +147,7 @@ async fn self_heal_reverts_a_live_edit_and_without_it_the_app_stays_out_of_sync(
     );
     let heal = unique(ns.name(), "heal");
     let drift = unique(ns.name(), "drift");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "heal.yaml",
         &application(&heal, &git.url("heal"), "heal", ns.name(), AUTO),
@@ -384,7 +217,7 @@ async fn prune_deletes_removed_objects_only_when_enabled() {
     );
     let pruning = unique(ns.name(), "pruning");
     let flagging = unique(ns.name(), "flagging");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "p.yaml",
         &application(&pruning, &git.url("prune"), "p", ns.name(), AUTO),
@@ -433,7 +266,7 @@ async fn render_failure_is_a_comparison_error_prunes_nothing_and_recovers() {
     );
     let app = unique(ns.name(), "fragile");
     let other = unique(ns.name(), "bystander");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "a.yaml",
         &application(&app, &git.url("broken"), "app", ns.name(), AUTO),
@@ -509,7 +342,7 @@ async fn manual_sync_history_and_rollback_through_the_cli() {
     let repo = git.create_repo("manual").unwrap();
     let rev1 = seed(&repo, &[("m/cm.yaml", config_map("versioned", "v1"))]);
     let app = unique(ns.name(), "manual");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "m.yaml",
         &application(&app, &git.url("manual"), "m", ns.name(), ""),
@@ -588,7 +421,7 @@ async fn the_demo_examples_sync_waves_hooks_and_a_helm_chart() {
     let rev = seed_examples(&repo);
     let waves = unique(ns.name(), "waves");
     let helm = unique(ns.name(), "hello");
-    let run = Run::start(apps_dir());
+    let run = FileRun::start(apps_dir());
     run.write_app(
         "waves.yaml",
         &application(&waves, &git.url("examples"), "waves", ns.name(), AUTO),

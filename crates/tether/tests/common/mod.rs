@@ -29,6 +29,7 @@ pub struct Run {
     child: Child,
     pub server: String,
     log: PathBuf,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Run {
@@ -70,6 +71,7 @@ impl Run {
             child,
             server: String::new(),
             log,
+            _data: None,
         };
         let start = Instant::now();
         loop {
@@ -87,6 +89,14 @@ impl Run {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        run
+    }
+
+    /// Starts `tether run` on a data directory of its own, removed when the run is dropped.
+    pub fn start_temp(mode: Mode<'_>) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let mut run = Self::start(mode, data.path());
+        run._data = Some(data);
         run
     }
 
