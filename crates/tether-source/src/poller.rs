@@ -4,8 +4,10 @@
 //! - Each repository is polled every [`PollerConfig::interval`] plus a random delay up to
 //!   [`PollerConfig::jitter`], so that many repositories do not hit one Git host at once (Argo CD's
 //!   `timeout.reconciliation` and `timeout.reconciliation.jitter`).
-//! - At most [`PollerConfig::concurrency`] listings run at a time (blocking gix calls on tokio's
-//!   blocking pool).
+//! - At most [`PollerConfig::concurrency`] listings run at a time (blocking calls on tokio's
+//!   blocking pool). Over http(s) a listing is one protocol v2 `ls-refs` request through
+//!   `tether-git`'s shared keep-alive HTTP client ([`RepoCache::ls_refs`]); other schemes and
+//!   servers without protocol v2 go through gix.
 //! - A failing repository does not hold up the others: it is retried after an exponential backoff
 //!   (interval × 2ⁿ, capped at [`PollerConfig::max_backoff`]); its error is logged (tether-git
 //!   errors carry no credentials).
