@@ -390,6 +390,17 @@ impl<'a> Builder<'a> {
         r.map(|_| acc)
     }
 
+    /// The objects of a resource URL that downloads as a manifest; `None` when it does not
+    /// download or does not parse (the caller tries it as a repository then).
+    fn remote_file(&self, url: &str) -> Option<Vec<Map<String, Value>>> {
+        let loader = self.opts.remote.as_ref()?;
+        let bytes = loader.fetch_file(url).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        parse_objects(&text, Path::new(url))
+            .ok()
+            .filter(|objs| !objs.is_empty())
+    }
+
     /// The kustomization's `openapi` field (kyaml's `SetSchema`, see [`crate::schema`]).
     fn choose_schema(&self, ldr: &Loader<'_>, kust: &Kustomization, kpath: &Path) -> Result<()> {
         let top = self.stack.len() <= 1;
@@ -477,6 +488,18 @@ impl<'a> Builder<'a> {
         self.choose_schema(&ldr, kust, &kpath)?;
 
         for entry in &kust.resources {
+            // A URL is downloaded as a file first (a raw manifest), then tried as a repository.
+            if remote::is_http_url(entry)
+                && let Some(objs) = self.remote_file(entry)
+            {
+                let origin = format!("path: {entry}\n");
+                for obj in objs {
+                    let mut r = Resource::new(obj);
+                    r.origin = Some(origin.clone());
+                    push_unique(acc, r, entry)?;
+                }
+                continue;
+            }
             if let Some(spec) = remote::parse(entry) {
                 let spec = spec.map_err(|message| Error::InvalidKustomization {
                     path: kpath.clone(),

@@ -46,6 +46,19 @@ pub trait RemoteLoader: Send + Sync {
     /// reads the files below it through its own [`crate::FileSystem`], so the directory must be
     /// visible there (a checkout on disk for [`crate::RealFs`]).
     fn fetch(&self, spec: &RepoSpec) -> Result<PathBuf, String>;
+
+    /// Downloads a resource given as an `http(s)://` URL (kustomize's remote files). The build
+    /// tries this first for such URLs and falls back to [`RemoteLoader::fetch`] when the
+    /// download fails or does not hold Kubernetes objects, as kustomize does.
+    fn fetch_file(&self, url: &str) -> Result<Vec<u8>, String> {
+        Err(format!("this build cannot download `{url}`"))
+    }
+}
+
+/// Whether a resource entry is a URL kustomize would try to download as a file.
+pub fn is_http_url(entry: &str) -> bool {
+    let lower = entry.get(..8).unwrap_or(entry).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(27);

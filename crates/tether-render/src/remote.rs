@@ -69,6 +69,14 @@ impl std::fmt::Debug for GitRemoteLoader {
 }
 
 impl RemoteLoader for GitRemoteLoader {
+    fn fetch_file(&self, url: &str) -> Result<Vec<u8>, String> {
+        // tether-chartrepo's HTTP client: TLS with the system roots, credentials from the
+        // URL's user-info, redacted in errors. Nothing is cached on disk.
+        tether_chartrepo::helm::HelmFetcher::new(std::env::temp_dir())
+            .download(url)
+            .map_err(|e| e.to_string())
+    }
+
     fn fetch(&self, spec: &RepoSpec) -> Result<PathBuf, String> {
         let mut source = Source::new(&spec.clone_url())
             .shallow(true)
