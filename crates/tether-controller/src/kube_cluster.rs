@@ -75,6 +75,8 @@ impl KubeCluster {
             Arc::new(tether_sync::KubeResolver::new(client)),
         )
         .with_health(HealthChecker::new(LuaOverrides::new()))
+        // Waits between waves wake on the shared cache's watch events, not on a poll.
+        .with_cache(cache.clone())
         .with_progress(Arc::new(|ev: &tether_sync::SyncEvent| {
             if let tether_sync::SyncEvent::Resource(r) = ev {
                 let _ = PROGRESS.try_with(|p| {
