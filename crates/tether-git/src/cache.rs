@@ -632,14 +632,21 @@ impl RepoCache {
             path: entry.repo_dir.display().to_string(),
             message: redact(e, &source.secrets()),
         };
+        // Room for the packs that later fetches add before the handle is re-opened.
+        let options = || {
+            gix::open::Options::isolated().object_store_slots(
+                gix::odb::store::init::Slots::AsNeededByDiskState {
+                    multiplier: 2.0,
+                    minimum: 64,
+                },
+            )
+        };
         let repo = if entry.repo_dir.join("HEAD").is_file() {
-            gix::open_opts(&entry.repo_dir, gix::open::Options::isolated())
-                .map_err(|e| cache_err(&e))?
+            gix::open_opts(&entry.repo_dir, options()).map_err(|e| cache_err(&e))?
         } else {
             std::fs::create_dir_all(&entry.repo_dir).map_err(|e| cache_err(&e))?;
             gix::init_bare(&entry.repo_dir).map_err(|e| cache_err(&e))?;
-            gix::open_opts(&entry.repo_dir, gix::open::Options::isolated())
-                .map_err(|e| cache_err(&e))?
+            gix::open_opts(&entry.repo_dir, options()).map_err(|e| cache_err(&e))?
         };
         let shared = repo.into_sync();
         let local = shared.to_thread_local();
@@ -693,6 +700,12 @@ impl RepoCache {
             return last.clone().map(|refs| (refs, false));
         }
         let result = self.fetch_now(entry, source);
+        if result.as_ref().is_ok_and(|(_, downloaded)| *downloaded) {
+            // Every fetch adds a pack. gix sizes an object store's index slots from the packs
+            // on disk when the repository is opened, so a handle kept across many fetches runs
+            // out of slots ("too few index slots"); the next use re-opens it at today's size.
+            *entry.repo.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
         state.last = Some(result.clone().map(|(refs, _)| refs));
         state.fingerprint = fingerprint;
         entry.generation.fetch_add(1, Ordering::AcqRel);

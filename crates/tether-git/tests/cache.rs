@@ -474,3 +474,34 @@ fn checkouts_are_shared_read_only_and_confined() {
         .expect_err("unknown commit");
     assert!(matches!(err, Error::CommitNotFound { .. }), "{err}");
 }
+
+/// Every fetch adds a pack to the cached repository. gix sizes an open repository's index
+/// slots from the packs on disk (32 at least by default), so one handle kept across many
+/// fetches used to fail with "too few index slots" after about 32 new commits until the
+/// process restarted. Well over that many fetches of new commits must all work, and every
+/// commit stays readable.
+#[test]
+fn many_fetches_of_new_commits_keep_working() {
+    let server = GitServer::start().expect("server");
+    let repo = server.create_repo("busy").expect("repo");
+    let (_dir, cache) = cache();
+    let source = Source::new(&server.url("busy"));
+    let mut commits = Vec::new();
+    for i in 0..80 {
+        repo.write("app/cm.yaml", &format!("value: {i}\n"))
+            .expect("write");
+        let c = repo.commit_and_push(&format!("c{i}")).expect("push");
+        assert_eq!(
+            cache.resolve(&source, "main").unwrap_or_else(|e| panic!("fetch {i}: {e}")),
+            c
+        );
+        commits.push(c);
+    }
+    for (i, c) in commits.iter().enumerate().step_by(7) {
+        let checkout = cache.checkout(&source, c).expect("checkout");
+        assert_eq!(
+            checkout.read("app/cm.yaml").expect("read"),
+            format!("value: {i}\n").as_bytes()
+        );
+    }
+}
