@@ -492,7 +492,9 @@ fn many_fetches_of_new_commits_keep_working() {
             .expect("write");
         let c = repo.commit_and_push(&format!("c{i}")).expect("push");
         assert_eq!(
-            cache.resolve(&source, "main").unwrap_or_else(|e| panic!("fetch {i}: {e}")),
+            cache
+                .resolve(&source, "main")
+                .unwrap_or_else(|e| panic!("fetch {i}: {e}")),
             c
         );
         commits.push(c);
