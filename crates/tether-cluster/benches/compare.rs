@@ -2,13 +2,14 @@
 //! without cluster access: diff, status, health) over a mix of Deployments, Services and
 //! ConfigMaps whose live versions carry what the API server adds (defaults, status, metadata,
 //! managedFields as the cache keeps them), stored as the cache stores them (`LiveObject`).
-//! Measured in process CPU time (see `support/cpu_time.rs`).
+//! Measured in process CPU time (see tether-diff's `benches/support/cpu_time.rs`).
 //! 1 % of them drifted. Run: `cargo bench -p tether-cluster --bench compare`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-#[path = "support/cpu_time.rs"]
+// One copy for both crates' benches: tether-diff's.
+#[path = "../../tether-diff/benches/support/cpu_time.rs"]
 mod cpu_time;
 use cpu_time::ProcessCpuTime;
 

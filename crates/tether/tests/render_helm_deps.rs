@@ -34,21 +34,8 @@ fn repository(tmp: &Path, edit_index: impl Fn(String) -> String) -> String {
 
 /// Copies charts/NAME to `tmp`, with @@REPO@@ replaced by `url`.
 fn instantiate(tmp: &Path, name: &str, url: &str) -> PathBuf {
-    fn copy(src: &Path, dst: &Path, url: &str) {
-        std::fs::create_dir_all(dst).expect("mkdir");
-        for e in std::fs::read_dir(src).expect("read") {
-            let e = e.expect("entry");
-            let to = dst.join(e.file_name());
-            if e.path().is_dir() {
-                copy(&e.path(), &to, url);
-            } else {
-                let text = std::fs::read_to_string(e.path()).expect("read");
-                std::fs::write(to, text.replace("@@REPO@@", url)).expect("write");
-            }
-        }
-    }
     let dst = tmp.join(name);
-    copy(&deps_dir().join("charts").join(name), &dst, url);
+    static_http::copy_with_repo_url(&deps_dir().join("charts").join(name), &dst, url);
     dst
 }
 

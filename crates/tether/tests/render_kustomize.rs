@@ -108,21 +108,6 @@ fn remote_base_is_fetched_through_the_repository_cache() {
 #[path = "support/static_http.rs"]
 mod static_http;
 
-/// Copies `src` to `dst` with @@REPO@@ replaced by `url`.
-fn instantiate(src: &Path, dst: &Path, url: &str) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("read") {
-        let e = e.expect("entry");
-        let to = dst.join(e.file_name());
-        if e.path().is_dir() {
-            instantiate(&e.path(), &to, url);
-        } else {
-            let text = std::fs::read_to_string(e.path()).expect("read");
-            std::fs::write(to, text.replace("@@REPO@@", url)).expect("write");
-        }
-    }
-}
-
 /// `helmCharts` that are not vendored are pulled from their `repo` (constraints, the newest
 /// stable version when none is given, the chart's own values under valuesInline) and never
 /// written into the kustomization's directory. Expectations: the reference kustomize running
@@ -145,7 +130,7 @@ fn helm_charts_are_pulled_from_their_repository_like_kustomize() {
             .to_string_lossy()
             .into_owned();
         let app = tmp.path().join(&name);
-        instantiate(&case.join("app"), &app, &url);
+        static_http::copy_with_repo_url(&case.join("app"), &app, &url);
         let before = std::fs::read_dir(&app).expect("app").count();
         let out = Command::new(env!("CARGO_BIN_EXE_tether"))
             .args([

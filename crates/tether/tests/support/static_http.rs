@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A static file server on a loopback port for `dir` (GET only, one thread per connection).
 pub fn serve(dir: PathBuf) -> String {
@@ -49,4 +49,20 @@ pub fn serve(dir: PathBuf) -> String {
         }
     });
     url
+}
+
+/// Copies the tree `src` to `dst` with `@@REPO@@` in every file replaced by `url` (the served
+/// repository's address, which the committed inputs cannot know).
+pub fn copy_with_repo_url(src: &Path, dst: &Path, url: &str) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read") {
+        let e = e.expect("entry");
+        let to = dst.join(e.file_name());
+        if e.path().is_dir() {
+            copy_with_repo_url(&e.path(), &to, url);
+        } else {
+            let text = std::fs::read_to_string(e.path()).expect("read");
+            std::fs::write(to, text.replace("@@REPO@@", url)).expect("write");
+        }
+    }
 }
