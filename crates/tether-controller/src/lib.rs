@@ -9,6 +9,7 @@
 //! - [`windows`]: AppProject sync windows;
 //! - [`controller`]: queue, workers, comparison into status, auto-sync, operations, history;
 //! - [`api`]: the HTTP API the CLI uses; [`edit`]: its route for `app set` (spec writers);
+//! - [`settings`]: Argo CD settings besides Applications (webhook secrets, kustomize options);
 //! - [`run`]: wiring it all for `tether run`.
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod project;
 pub mod queue;
 pub mod render;
 pub mod run;
+pub mod settings;
 pub mod store;
 pub mod windows;
 

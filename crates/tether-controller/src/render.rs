@@ -19,11 +19,22 @@ use crate::backend::{Rendered, Renderer};
 #[derive(Clone)]
 pub struct GitRenderer {
     cache: Arc<RepoCache>,
+    kustomize: Option<crate::settings::SharedKustomizeOptions>,
 }
 
 impl GitRenderer {
     pub fn new(cache: Arc<RepoCache>) -> Self {
-        Self { cache }
+        Self {
+            cache,
+            kustomize: None,
+        }
+    }
+
+    /// Kustomize sources are built with these options (`kustomize.buildOptions`), read at
+    /// each render.
+    pub fn with_kustomize_options(mut self, o: crate::settings::SharedKustomizeOptions) -> Self {
+        self.kustomize = Some(o);
+        self
     }
 
     /// Resolves and renders one source (blocking).
@@ -70,10 +81,22 @@ fn vars(v: &[tether_model::source::JsonnetVar]) -> Vec<JsonnetVar> {
 }
 
 /// What a renderer needs to know about the Application (Helm's release name and namespace).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AppContext {
     pub name: String,
     pub namespace: String,
+    /// `kustomize.buildOptions`, or why they could not be read (kustomize sources fail then).
+    pub kustomize: Result<crate::settings::KustomizeBuildOptions, String>,
+}
+
+impl Default for AppContext {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            namespace: String::new(),
+            kustomize: Ok(Default::default()),
+        }
+    }
 }
 
 fn helm(
@@ -187,7 +210,14 @@ pub fn render_dir(
             // Remote bases and components (`https://host/org/repo//path?ref=v1`) are fetched
             // through the same repository cache as the app's own source, as Argo CD's
             // repo-server lets kustomize clone them.
+            let build = ctx.kustomize.as_ref().map_err(String::clone)?;
             let opts = tether_kustomize::BuildOptions {
+                enable_helm: build.enable_helm,
+                load_restrictor: if build.load_restrictor_none {
+                    tether_kustomize::LoadRestrictor::None
+                } else {
+                    tether_kustomize::LoadRestrictor::RootOnly
+                },
                 remote: cache.map(|c| {
                     Arc::new(tether_render::GitRemoteLoader::new(c.clone()))
                         as Arc<dyn tether_kustomize::RemoteLoader>
@@ -201,7 +231,6 @@ pub fn render_dir(
                         ),
                     )) as Arc<dyn tether_kustomize::ChartPuller>
                 }),
-                ..Default::default()
             };
             let k = source.kustomize.clone().unwrap_or_default();
             tether_kustomize::argocd::build_argocd(&tether_kustomize::RealFs, dir, &opts, &k)
@@ -248,6 +277,11 @@ impl Renderer for GitRenderer {
         let ctx = AppContext {
             name: app.metadata.name.clone().unwrap_or_default(),
             namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+            kustomize: self.kustomize.as_ref().map_or(Ok(Default::default()), |k| {
+                k.read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            }),
         };
         tokio::task::spawn_blocking(move || {
             let mut out = Rendered::default();

@@ -44,6 +44,12 @@ pub struct RunOptions {
     pub kubeconfig: Option<PathBuf>,
     /// How often declarations are re-read (file and repo mode).
     pub reload: Duration,
+    /// Webhook secrets (`--webhook-secrets FILE`); `None`: cluster mode follows
+    /// `argocd-secret`, file mode has none.
+    pub webhook_secrets: Option<tether_source::WebhookSecrets>,
+    /// `kustomize.buildOptions` (`--kustomize-build-options`); `None`: cluster mode follows
+    /// `argocd-cm`, file mode builds without options.
+    pub kustomize_build_options: Option<crate::settings::KustomizeBuildOptions>,
 }
 
 async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<kube::Client> {
@@ -118,9 +124,34 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         AppsFrom::Cluster => Arc::new(KubeApps::new(client.clone(), &namespace, Some(store)).await),
         _ => store,
     };
+    let cluster_mode = matches!(opts.apps, AppsFrom::Cluster);
+    let kustomize: crate::settings::SharedKustomizeOptions =
+        Arc::new(std::sync::RwLock::new(Ok(opts
+            .kustomize_build_options
+            .clone()
+            .unwrap_or_default())));
+    if cluster_mode && opts.kustomize_build_options.is_none() {
+        tokio::spawn(crate::settings::follow_argocd_cm(
+            client.clone(),
+            namespace.clone(),
+            kustomize.clone(),
+        ));
+    }
+    let hook_config: tether_source::SharedWebhookConfig =
+        Arc::new(std::sync::RwLock::new(tether_source::WebhookConfig {
+            secrets: opts.webhook_secrets.clone().unwrap_or_default(),
+            ..Default::default()
+        }));
+    if cluster_mode && opts.webhook_secrets.is_none() {
+        tokio::spawn(crate::settings::follow_argocd_secret(
+            client.clone(),
+            namespace.clone(),
+            hook_config.clone(),
+        ));
+    }
     let controller = Controller::new(
         opts.settings.clone(),
-        Arc::new(GitRenderer::new(cache.clone())),
+        Arc::new(GitRenderer::new(cache.clone()).with_kustomize_options(kustomize)),
         cluster,
         Some(writer),
     );
@@ -141,11 +172,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     };
     let app_router = crate::api::router(controller.clone(), ready.clone())
         .merge(crate::edit::router(controller.clone(), spec_writer))
-        .merge(tether_source::router(
-            tether_source::WebhookConfig::default(),
-            lister,
-            hook_tx,
-        ));
+        .merge(tether_source::router_shared(hook_config, lister, hook_tx));
     let c = controller.clone();
     tokio::spawn(async move {
         while let Some(ev) = hook_rx.recv().await {

@@ -25,5 +25,6 @@ pub use manifest_cache::{
 pub use matching::{CarryForward, MatchResult, Push, Refresh, affected_apps, apps_for_change};
 pub use poller::{ChangeEvent, Poller, PollerConfig, RepoStatus, WatchedRepo};
 pub use webhook::{
-    AppLister, Provider, WEBHOOK_PATH, WebhookConfig, WebhookEvent, WebhookSecrets, router,
+    AppLister, Provider, SharedWebhookConfig, WEBHOOK_PATH, WebhookConfig, WebhookEvent,
+    WebhookSecrets, router, router_shared,
 };

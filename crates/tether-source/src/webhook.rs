@@ -178,9 +178,13 @@ pub struct WebhookEvent {
 /// Lists the Applications to match pushes against (e.g. from the controller's informer cache).
 pub type AppLister = Arc<dyn Fn() -> Vec<Application> + Send + Sync>;
 
+/// Webhook settings that may change while the router runs (`argocd-secret` edited, a secrets
+/// file read again); each request reads the current ones.
+pub type SharedWebhookConfig = Arc<std::sync::RwLock<WebhookConfig>>;
+
 #[derive(Clone)]
 struct HookState {
-    config: Arc<WebhookConfig>,
+    config: SharedWebhookConfig,
     apps: AppLister,
     events: mpsc::Sender<WebhookEvent>,
 }
@@ -191,10 +195,19 @@ pub fn router(
     apps: AppLister,
     events: mpsc::Sender<WebhookEvent>,
 ) -> Router {
+    router_shared(Arc::new(std::sync::RwLock::new(config)), apps, events)
+}
+
+/// [`router`] with settings the caller may replace while it serves.
+pub fn router_shared(
+    config: SharedWebhookConfig,
+    apps: AppLister,
+    events: mpsc::Sender<WebhookEvent>,
+) -> Router {
     Router::new()
         .route(WEBHOOK_PATH, post(handle))
         .with_state(HookState {
-            config: Arc::new(config),
+            config,
             apps,
             events,
         })
@@ -375,8 +388,13 @@ async fn handle_inner(
     let received = Instant::now();
     let (provider, event) = provider(headers)
         .ok_or_else(|| reject(StatusCode::BAD_REQUEST, "unknown webhook event"))?;
-    let body = read_body(headers, body, state.config.max_payload_bytes).await?;
-    authenticate(provider, &state.config.secrets, headers, &body)?;
+    let config = state
+        .config
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let body = read_body(headers, body, config.max_payload_bytes).await?;
+    authenticate(provider, &config.secrets, headers, &body)?;
     let kind = classify(provider, &event);
     let hard = match kind {
         Kind::Ping => return Ok("pong"),

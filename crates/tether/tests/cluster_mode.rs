@@ -433,3 +433,115 @@ async fn a_malformed_application_is_an_invalid_spec_error_and_never_stops_the_co
     .await;
     run.alive();
 }
+
+/// Cluster mode follows Argo CD's settings objects in the control namespace while it runs:
+/// `argocd-secret`'s `webhook.github.secret` (an unsigned push gets 401 once it is set, a signed
+/// one refreshes the app) and `argocd-cm`'s `kustomize.buildOptions` (`helmCharts` fail without
+/// `--enable-helm` and render once it is added).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argocd_secret_webhook_secret_and_argocd_cm_kustomize_build_options() {
+    use k8s_openapi::api::core::v1::Secret;
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("settings").unwrap();
+    let release = unique(ns.name(), "rel");
+    for (p, c) in kustomize_helm_chart("kh", &release, "v1") {
+        repo.write(&p, &c).unwrap();
+    }
+    let rev1 = repo.commit_and_push("seed").unwrap();
+    let argo = Argo::new(&ns);
+    let app = unique(ns.name(), "kh");
+    argo.apply(&with_policy(
+        application(&app, ns.name(), &git.url("settings"), "kh", ""),
+        "    automated: {prune: true, selfHeal: true}\n",
+    ))
+    .await;
+    let cms = ns.api::<ConfigMap>();
+    let pp = PatchParams::apply("kubectl").force();
+    let argocd_cm = |opts: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"},
+               "data": {"kustomize.buildOptions": opts}})
+    };
+    cms.patch("argocd-cm", &pp, &Patch::Apply(argocd_cm("")))
+        .await
+        .unwrap();
+    // Polling far beyond the deadline: after the first sync only the webhook refreshes.
+    let data = tempfile::tempdir().unwrap();
+    let mut run = Run::start_args(
+        Mode::Cluster(ns.name()),
+        data.path(),
+        &["--app-resync", "300s"],
+    );
+    let a = argo
+        .wait(&mut run, &app, "ComparisonError", |a| {
+            condition(a, "ComparisonError").is_some()
+        })
+        .await;
+    assert!(
+        condition_message(&a, "ComparisonError").contains("--enable-helm"),
+        "{a}"
+    );
+    cms.patch("argocd-cm", &pp, &Patch::Apply(argocd_cm("--enable-helm")))
+        .await
+        .unwrap();
+    argo.wait(&mut run, &app, "Synced once helm is enabled", |a| {
+        synced_at(&rev1)(a) && condition(a, "ComparisonError").is_none()
+    })
+    .await;
+    assert_eq!(
+        cm_value(&ns, &format!("{release}-web")).await.as_deref(),
+        Some("v1")
+    );
+
+    let secret = "cluster-wh-s3cret";
+    ns.api::<Secret>()
+        .patch(
+            "argocd-secret",
+            &pp,
+            &Patch::Apply(json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "argocd-secret"},
+                "stringData": {"webhook.github.secret": secret, "admin.password": "x"}})),
+        )
+        .await
+        .unwrap();
+    for (p, c) in kustomize_helm_chart("kh", &release, "v2") {
+        repo.write(&p, &c).unwrap();
+    }
+    let rev2 = repo.commit_and_push("v2").unwrap();
+    let body = github_push(
+        &git.url("settings"),
+        &rev1,
+        &rev2,
+        &["kh/kustomization.yaml"],
+    );
+    let event = ("X-GitHub-Event", "push");
+    // The watch picks the secret up shortly: until then unsigned pushes pass, so wait for 401.
+    let start = std::time::Instant::now();
+    while run.webhook(&[event], "{}") != 401 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "argocd-secret not followed:\n{}",
+            run.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(run.webhook(&[event], &body), 401);
+    let sig = hub_signature(secret, &body);
+    assert_eq!(
+        run.webhook(&[event, ("X-Hub-Signature-256", &sig)], &body),
+        200
+    );
+    argo.wait(
+        &mut run,
+        &app,
+        "Synced at rev2 after the signed push",
+        synced_at(&rev2),
+    )
+    .await;
+    assert_eq!(
+        cm_value(&ns, &format!("{release}-web")).await.as_deref(),
+        Some("v2")
+    );
+    assert!(!run.log().contains(secret), "{}", run.log());
+}

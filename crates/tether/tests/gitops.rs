@@ -474,3 +474,199 @@ async fn the_demo_examples_sync_waves_hooks_and_a_helm_chart() {
     let d = ns.api::<Deployment>().get("hello-hello").await.unwrap();
     assert_eq!(d.spec.unwrap().replicas, Some(2));
 }
+
+/// The "measure push-to-synced time with and without the webhook": the same app, one
+/// push found by polling (`--app-resync 10s`), one announced by a GitHub push webhook. The times
+/// are printed (and recorded in docs/benchmarks.md), not asserted; the test asserts that each
+/// push gets synced and that the second one came through the webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_synced_with_and_without_the_webhook() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("timed").unwrap();
+    let rev1 = seed(
+        &repo,
+        &[("web/deploy.yaml", deployment("web", "nginx:1.25"))],
+    );
+    let app = unique(ns.name(), "timed");
+    let apps = apps_dir();
+    std::fs::write(
+        apps.path().join("app.yaml"),
+        application(&app, &git.url("timed"), "web", ns.name(), AUTO),
+    )
+    .unwrap();
+    let run = Run::start_temp_args(Mode::Files(apps.path()), &["--app-resync", "10s"]);
+    run.wait_app(&app, "Synced at rev1", synced_at(&rev1));
+
+    repo.write("web/deploy.yaml", &deployment("web", "nginx:1.26"))
+        .unwrap();
+    let rev2 = repo.commit_and_push("bump without webhook").unwrap();
+    let t = std::time::Instant::now();
+    run.wait_app(&app, "Synced at rev2 (poll)", synced_at(&rev2));
+    let polled = t.elapsed();
+    assert!(!run.log().contains("webhook push"), "{}", run.log());
+
+    repo.write("web/deploy.yaml", &deployment("web", "nginx:1.27"))
+        .unwrap();
+    let rev3 = repo.commit_and_push("bump with webhook").unwrap();
+    let t = std::time::Instant::now();
+    let body = github_push(&git.url("timed"), &rev2, &rev3, &["web/deploy.yaml"]);
+    assert_eq!(run.webhook(&[("X-GitHub-Event", "push")], &body), 200);
+    run.wait_app(&app, "Synced at rev3 (webhook)", synced_at(&rev3));
+    let hooked = t.elapsed();
+    let log = run.log();
+    assert!(log.contains("webhook push"), "{log}");
+    println!(
+        "push to synced: without webhook (poll, --app-resync 10s) {:.1} s; with webhook {:.1} s",
+        polled.as_secs_f64(),
+        hooked.as_secs_f64()
+    );
+}
+
+/// File mode's webhook secrets (`--webhook-secrets FILE`, argocd-secret's keys): an unsigned or
+/// wrongly signed GitHub push gets 401 and refreshes nothing; a correctly signed one refreshes
+/// the app. The secret is never logged; a bad secrets file stops `tether run` with an error
+/// naming the file and key, not the value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_secrets_file_verifies_signatures() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("signed").unwrap();
+    let rev1 = seed(&repo, &[("cm/cm.yaml", config_map("signed-cm", "v1"))]);
+    let app = unique(ns.name(), "signed");
+    let apps = apps_dir();
+    std::fs::write(
+        apps.path().join("app.yaml"),
+        application(&app, &git.url("signed"), "cm", ns.name(), AUTO),
+    )
+    .unwrap();
+    let secret = "gh-wh-s3cret-7f1c";
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("webhook.yaml");
+
+    // A misspelt key: refused at start, naming the file and the key, never the value.
+    std::fs::write(&file, format!("webhook.github.secrte: {secret}\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["run", "--apps"])
+        .arg(apps.path())
+        .arg("--webhook-secrets")
+        .arg(&file)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("webhook.yaml") && err.contains("unknown key `webhook.github.secrte`"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+
+    // As argocd-secret's keys; the others (admin.password, …) are ignored.
+    std::fs::write(
+        &file,
+        format!("webhook.github.secret: {secret}\nadmin.password: unused\n"),
+    )
+    .unwrap();
+    // Polling and periodic refreshes far beyond the test's deadline: only the webhook refreshes.
+    let run = Run::start_temp_args(
+        Mode::Files(apps.path()),
+        &[
+            "--app-resync",
+            "300s",
+            "--webhook-secrets",
+            file.to_str().unwrap(),
+        ],
+    );
+    run.wait_app(&app, "Synced at rev1", synced_at(&rev1));
+    repo.write("cm/cm.yaml", &config_map("signed-cm", "v2"))
+        .unwrap();
+    let rev2 = repo.commit_and_push("v2").unwrap();
+    let body = github_push(&git.url("signed"), &rev1, &rev2, &["cm/cm.yaml"]);
+    let event = ("X-GitHub-Event", "push");
+    assert_eq!(run.webhook(&[event], &body), 401, "unsigned");
+    let wrong = hub_signature("not-the-secret", &body);
+    assert_eq!(
+        run.webhook(&[event, ("X-Hub-Signature-256", &wrong)], &body),
+        401,
+        "wrongly signed"
+    );
+    let tampered = hub_signature(secret, &body.replace("main", "dev"));
+    assert_eq!(
+        run.webhook(&[event, ("X-Hub-Signature-256", &tampered)], &body),
+        401,
+        "signature of another body"
+    );
+    assert!(!run.log().contains("webhook push"), "{}", run.log());
+    assert_eq!(s(&run.app(&app), "/status/sync/revision"), rev1);
+
+    let good = hub_signature(secret, &body);
+    assert_eq!(
+        run.webhook(&[event, ("X-Hub-Signature-256", &good)], &body),
+        200
+    );
+    run.wait_app(
+        &app,
+        "Synced at rev2 after the signed push",
+        synced_at(&rev2),
+    );
+    assert_eq!(cm_value(&ns, "signed-cm").await.as_deref(), Some("v2"));
+    let log = run.log();
+    assert!(log.contains("missing or invalid signature"), "{log}");
+    assert!(!log.contains(secret), "the secret was logged:\n{log}");
+}
+
+/// Kustomize `helmCharts` are inflated only with `kustomize.buildOptions: --enable-helm`, as in
+/// Argo CD; file mode takes the options from `--kustomize-build-options`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomize_helm_charts_need_enable_helm_in_the_build_options() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("kh").unwrap();
+    let release = unique(ns.name(), "rel");
+    for (p, c) in kustomize_helm_chart("app", &release, "inflated") {
+        repo.write(&p, &c).unwrap();
+    }
+    let rev = repo.commit_and_push("kustomize + helm").unwrap();
+    let app = unique(ns.name(), "kh");
+    let apps = apps_dir();
+    std::fs::write(
+        apps.path().join("app.yaml"),
+        application(&app, &git.url("kh"), "app", ns.name(), AUTO),
+    )
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    {
+        let run = Run::start_args(Mode::Files(apps.path()), data.path(), &[]);
+        let a = run.wait_app(&app, "ComparisonError", |a| {
+            condition(a, "ComparisonError").is_some()
+        });
+        let msg = condition_message(&a, "ComparisonError");
+        assert!(msg.contains("--enable-helm"), "{msg}");
+    }
+    let run = Run::start_args(
+        Mode::Files(apps.path()),
+        data.path(),
+        &["--kustomize-build-options=--enable-helm"],
+    );
+    run.wait_app(&app, "Synced with the chart inflated", |a| {
+        synced_at(&rev)(a) && condition(a, "ComparisonError").is_none()
+    });
+    assert_eq!(
+        cm_value(&ns, &format!("{release}-web")).await.as_deref(),
+        Some("inflated")
+    );
+    // An option Tether's kustomize does not have is refused at start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["run", "--apps"])
+        .arg(apps.path())
+        .args(["--kustomize-build-options=--enable-alpha-plugins"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("unsupported option `--enable-alpha-plugins`"),
+        "{err}"
+    );
+}

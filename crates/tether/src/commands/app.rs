@@ -447,6 +447,7 @@ fn render_local(
     let ctx = tether_controller::render::AppContext {
         name: app.metadata.name.clone().unwrap_or_default(),
         namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+        ..Default::default()
     };
     let (objects, _) = tether_controller::render::render_dir(dir, root, &source, &ctx, None)
         .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", dir.display()))?;

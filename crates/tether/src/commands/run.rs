@@ -4,6 +4,7 @@
 //! tether run [--namespace argocd] [--listen 127.0.0.1:8080] [--app-resync 120s] [--kubeconfig P]
 //! tether run --apps DIR
 //! tether run --apps-repo URL --apps-path P
+//! tether run … [--webhook-secrets FILE] [--kustomize-build-options '--enable-helm']
 //! ```
 //!
 //! Cluster mode (no `--apps*` flag): Application and AppProject resources (`argoproj.io/v1alpha1`,
@@ -58,6 +59,17 @@ pub struct RunArgs {
     /// How often the Application files are read again.
     #[arg(long, default_value = "3s", value_parser = duration)]
     pub reload: Duration,
+    /// Webhook secrets: a YAML map of `argocd-secret`'s keys (`webhook.github.secret`,
+    /// `webhook.gitlab.secret`, `webhook.bitbucket.uuid`, `webhook.bitbucketserver.secret`,
+    /// `webhook.gogs.secret`, `webhook.generic.secret`) or an `argocd-secret` manifest.
+    /// Default: cluster mode reads `argocd-secret` in --namespace; file mode has none.
+    #[arg(long, env = "TETHER_WEBHOOK_SECRETS")]
+    pub webhook_secrets: Option<PathBuf>,
+    /// argocd-cm's `kustomize.buildOptions` (`--enable-helm`, `--load-restrictor
+    /// LoadRestrictionsNone`). Default: cluster mode reads `argocd-cm` in --namespace; file mode
+    /// builds without options.
+    #[arg(long, allow_hyphen_values = true)]
+    pub kustomize_build_options: Option<String>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -90,6 +102,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    let webhook_secrets = args
+        .webhook_secrets
+        .as_deref()
+        .map(tether_controller::settings::read_webhook_secrets)
+        .transpose()?;
+    let kustomize_build_options = args
+        .kustomize_build_options
+        .as_deref()
+        .map(tether_controller::settings::KustomizeBuildOptions::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--kustomize-build-options: {e}"))?;
     let settings = Settings {
         control_namespace: args.namespace.clone(),
         app_resync: args.app_resync,
@@ -105,6 +128,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone().unwrap_or_else(data_dir),
         kubeconfig: args.kubeconfig.clone(),
         reload: args.reload,
+        webhook_secrets,
+        kustomize_build_options,
     };
     let rt = tokio::runtime::Runtime::new().context("tokio runtime")?;
     rt.block_on(tether_controller::run::run(opts))?;

@@ -36,6 +36,12 @@ impl Run {
     /// Starts `tether run` with its store and Git cache in `data` (kept by the caller, so a
     /// later start resumes from it); waits until it listens.
     pub fn start(mode: Mode<'_>, data: &Path) -> Self {
+        Self::start_args(mode, data, &[])
+    }
+
+    /// [`Run::start`] with more `tether run` arguments (`--app-resync` among them replaces the
+    /// tests' 3 s).
+    pub fn start_args(mode: Mode<'_>, data: &Path, extra: &[&str]) -> Self {
         let n = std::fs::read_dir(data)
             .map(|d| {
                 d.filter(|e| {
@@ -56,8 +62,12 @@ impl Run {
                 cmd.args(["--namespace", ns]);
             }
         }
+        if !extra.contains(&"--app-resync") {
+            cmd.args(["--app-resync", "3s"]);
+        }
         let child = cmd
-            .args(["--listen", "127.0.0.1:0", "--app-resync", "3s"])
+            .args(extra)
+            .args(["--listen", "127.0.0.1:0"])
             .arg("--kubeconfig")
             .arg(tether_testenv::kubeconfig_path())
             .arg("--data-dir")
@@ -94,10 +104,45 @@ impl Run {
 
     /// Starts `tether run` on a data directory of its own, removed when the run is dropped.
     pub fn start_temp(mode: Mode<'_>) -> Self {
+        Self::start_temp_args(mode, &[])
+    }
+
+    /// [`Run::start_temp`] with more `tether run` arguments.
+    pub fn start_temp_args(mode: Mode<'_>, extra: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let mut run = Self::start(mode, data.path());
+        let mut run = Self::start_args(mode, data.path(), extra);
         run._data = Some(data);
         run
+    }
+
+    /// POSTs a webhook to this server's `/api/webhook` (curl): the HTTP status.
+    pub fn webhook(&self, headers: &[(&str, &str)], body: &str) -> u16 {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"]);
+        for (k, v) in headers {
+            cmd.arg("-H").arg(format!("{k}: {v}"));
+        }
+        let out = cmd
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ])
+            .arg(format!("{}/api/webhook", self.server))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(body.as_bytes())?;
+                c.wait_with_output()
+            })
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
     }
 
     /// This run's log (stderr).
@@ -255,6 +300,33 @@ pub fn config_map(name: &str, value: &str) -> String {
     )
 }
 
+/// A GitHub push event for `repo_url`'s `main` branch (the default branch), as GitHub sends it.
+pub fn github_push(repo_url: &str, before: &str, after: &str, modified: &[&str]) -> String {
+    serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": before,
+        "after": after,
+        "repository": {"html_url": repo_url, "default_branch": "main"},
+        "commits": [{"added": [], "modified": modified, "removed": []}],
+    })
+    .to_string()
+}
+
+/// GitHub's `X-Hub-Signature-256` of a body (`openssl dgst -hmac`, the reference tool).
+pub fn hub_signature(secret: &str, body: &str) -> String {
+    use std::io::Write;
+    let mut c = Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", secret])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    c.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("sha256={}", text.trim().rsplit(' ').next().unwrap())
+}
+
 /// Writes the files and pushes one commit; its SHA.
 pub fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
     for (p, c) in files {
@@ -408,4 +480,24 @@ impl Argo {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
+}
+
+/// A kustomization inflating a vendored chart (`helmCharts`, chart under `charts/web`) that
+/// makes the ConfigMap `NAME-web` with `data.key` from the chart's values; files under `dir`.
+pub fn kustomize_helm_chart(dir: &str, name: &str, value: &str) -> Vec<(String, String)> {
+    vec![
+        (
+            format!("{dir}/kustomization.yaml"),
+            format!("helmCharts:\n- name: web\n  releaseName: {name}\n  valuesInline:\n    key: \"{value}\"\n"),
+        ),
+        (
+            format!("{dir}/charts/web/Chart.yaml"),
+            "apiVersion: v2\nname: web\nversion: 0.1.0\n".into(),
+        ),
+        (format!("{dir}/charts/web/values.yaml"), "key: default\n".into()),
+        (
+            format!("{dir}/charts/web/templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\ndata:\n  key: {{ .Values.key | quote }}\n".into(),
+        ),
+    ]
 }
