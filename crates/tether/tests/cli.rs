@@ -1,7 +1,7 @@
 //! The `tether app` / `tether proj` CLI end to end, through the real binary: `tether run` (file
-//! mode, and cluster mode for `app set`) against the testenv API server and the loopback Git
-//! server. Covers `app set` (file and resource written), `app diff --local`, the live progress of
-//! a sync, `terminate-op`, output formats and exit codes. Every wait is a poll with a deadline;
+//! mode, and cluster mode for `app set`/`app unset`) against the testenv API server and the
+//! loopback Git server. Covers `app set` and `app unset` (file and resource written), `app diff
+//! --local`, the live progress of a sync, `terminate-op`, output formats and exit codes. Every wait is a poll with a deadline;
 //! nothing asserts on timing.
 
 use std::path::{Path, PathBuf};
@@ -345,6 +345,90 @@ async fn app_set_rewrites_the_declaring_file_and_the_app_follows() {
     assert_eq!(code, 0);
     let spec: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(spec["source"]["helm"]["parameters"][1]["forceString"], true);
+
+    // `app unset`: the parameter leaves the file and auto-sync puts the chart's value back.
+    let (code, _, err) = run.tether(&["app", "unset", &app, "-p", "greeting"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("apps.yaml (document 2)"), "{err}");
+    let doc = |file: &Path| -> Value {
+        let text = std::fs::read_to_string(file).unwrap();
+        serde_yaml::from_str(text.split("---\n").nth(1).unwrap()).unwrap()
+    };
+    assert_eq!(
+        doc(&file)["spec"]["source"]["helm"]["parameters"],
+        json!([{"name": "color", "value": "42", "forceString": true}])
+    );
+    wait_for("greeting back to the chart's value", async || {
+        (cm_data(&ns, &format!("{app}-cm"), "greeting").await? == "hello").then_some(())
+    })
+    .await;
+    // The last override gone: no `helm` block left (as Argo CD), the chart's own values apply.
+    run.ok(&["app", "unset", &app, "-p", "color", "--values-literal"]);
+    assert_eq!(doc(&file)["spec"]["source"].get("helm"), None);
+    wait_for("color back to the chart's value", async || {
+        (cm_data(&ns, &format!("{app}-cm"), "color").await? == "red").then_some(())
+    })
+    .await;
+    // Names that are not there change nothing.
+    let before = std::fs::read_to_string(&file).unwrap();
+    let (code, _, err) =
+        run.tether(&["app", "unset", &app, "-p", "greeting", "--values", "x.yaml"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("nothing to change"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    let (code, _, err) = run.tether(&["app", "unset", "no-such-app", "-p", "a"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+
+    // Kustomize overrides: namePrefix, nameSuffix and an image, set and unset.
+    repo.write("kust/kustomization.yaml", "resources: [deploy.yaml]\n")
+        .unwrap();
+    repo.write(
+        "kust/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kweb\nspec:\n  selector:\n    matchLabels: {app: kweb}\n  template:\n    metadata:\n      labels: {app: kweb}\n    spec:\n      containers:\n      - name: main\n        image: nginx:1.25\n",
+    )
+    .unwrap();
+    repo.commit_and_push("kustomize app").unwrap();
+    let kapp = unique(ns.name(), "kust");
+    let kfile = apps.path().join("kust.yaml");
+    std::fs::write(
+        &kfile,
+        helm_app(&kapp, &git.url("set"), ns.name(), "{}")
+            .replace("path: chart", "path: kust")
+            .replace(
+                "    helm: {}\n",
+                "    kustomize: {namePrefix: pre-, images: ['nginx:1.27']}\n",
+            ),
+    )
+    .unwrap();
+    let manifests = |name: &str| run.ok(&["app", "manifests", name]);
+    run.wait_app(&kapp, "rendered", |a| {
+        s(a, "/status/sourceType") == "Kustomize" && run.tether(&["app", "manifests", &kapp]).0 == 0
+    });
+    let m = manifests(&kapp);
+    assert!(
+        m.contains("name: pre-kweb") && m.contains("image: nginx:1.27"),
+        "{m}"
+    );
+    run.ok(&["app", "set", &kapp, "--namesuffix", "-suf"]);
+    run.wait_app(&kapp, "suffix rendered", |_| {
+        manifests(&kapp).contains("name: pre-kweb-suf")
+    });
+    run.ok(&[
+        "app",
+        "unset",
+        &kapp,
+        "--nameprefix",
+        "--namesuffix",
+        "--kustomize-image",
+        "nginx",
+    ]);
+    let kdoc: Value = serde_yaml::from_str(&std::fs::read_to_string(&kfile).unwrap()).unwrap();
+    assert_eq!(kdoc["spec"]["source"].get("kustomize"), None, "{kdoc:?}");
+    run.wait_app(&kapp, "overrides gone", |_| {
+        let m = manifests(&kapp);
+        m.contains("name: kweb\n") && m.contains("image: nginx:1.25")
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -716,4 +800,14 @@ async fn app_set_in_cluster_mode_writes_the_application_resource() {
     })
     .await;
     run.wait_app(&app, "Synced", |a| s(a, "/status/sync/status") == "Synced");
+
+    // `app unset` writes the resource too; the emptied `helm` block goes.
+    let (code, _, err) = run.tether(&["app", "unset", &app, "-p", "greeting"]);
+    assert_eq!(code, 0, "{err}");
+    let res = serde_json::to_value(apps.get(&app).await.unwrap()).unwrap();
+    assert_eq!(res["spec"]["source"].get("helm"), None, "{res}");
+    wait_for("auto-sync back to the chart's value", async || {
+        (cm_data(&ns, &format!("{app}-cm"), "greeting").await? == "hello").then_some(())
+    })
+    .await;
 }

@@ -89,6 +89,9 @@ pub enum AppCommand {
     /// Application resource; `--apps DIR`: the declaring file, rewritten in place; `--apps-repo`:
     /// refused (commit the change to Git).
     Set(Box<super::app_set::SetArgs>),
+    /// Remove Helm/Kustomize overrides (Argo CD's `argocd app unset` flags), written back as
+    /// `app set` writes.
+    Unset(Box<super::app_unset::UnsetArgs>),
     /// Refresh now.
     Refresh {
         name: String,
@@ -828,6 +831,7 @@ pub fn run(args: AppArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         AppCommand::Get { name } => get(&c, out, &name, fmt),
         AppCommand::Diff(a) => Ok(diff(&c, out, &a, fmt)),
         AppCommand::Set(a) => super::app_set::run(&c, out, &a, fmt),
+        AppCommand::Unset(a) => super::app_unset::run(&c, out, &a, fmt),
         AppCommand::Sync(a) => {
             let mut options = Vec::new();
             if a.server_side {

@@ -170,10 +170,10 @@ pub struct SetArgs {
     #[arg(long, help_heading = "Kustomize")]
     pub kustomize_version: Option<String>,
     /// Name prefix.
-    #[arg(long, help_heading = "Kustomize")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Kustomize")]
     pub nameprefix: Option<String>,
-    /// Name suffix.
-    #[arg(long, help_heading = "Kustomize")]
+    /// Name suffix (`-prod` is a value, as in Argo CD's CLI).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Kustomize")]
     pub namesuffix: Option<String>,
 
     /// Recurse into subdirectories.
@@ -214,7 +214,7 @@ fn pair<'a>(flag: &str, text: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
 }
 
 /// Argo CD's `KustomizeImage.Match`: the same delimiter and the same name before it.
-fn image_name(image: &str) -> (&'static str, &str) {
+pub(crate) fn image_name(image: &str) -> (&'static str, &str) {
     let delim = ["=", ":", "@"]
         .into_iter()
         .find(|d| image.contains(d))
@@ -652,34 +652,47 @@ pub fn run(c: &Client, out: &mut impl Write, a: &SetArgs, fmt: Output) -> anyhow
         .unwrap_or_default();
     let mut spec = app.spec.clone();
     a.apply(&mut spec, &source_type)?;
-    let new = serde_json::to_value(&spec)?;
-    if spec == app.spec {
-        eprintln!("application {:?}: nothing to change", a.name);
+    write_spec(c, out, &a.name, &app, &spec, a.timeout, fmt)
+}
+
+/// Writes `spec` for the app through `tether run` (unless it equals the app's) and waits until
+/// `tether run` serves it; prints it with `-o json|yaml|wide`. `app set` and `app unset`.
+pub(crate) fn write_spec(
+    c: &Client,
+    out: &mut impl Write,
+    name: &str,
+    app: &Application,
+    spec: &ApplicationSpec,
+    timeout: u64,
+    fmt: Output,
+) -> anyhow::Result<ExitCode> {
+    let path = format!("/api/v1/applications/{}", seg(name));
+    let new = serde_json::to_value(spec)?;
+    if *spec == app.spec {
+        eprintln!("application {name:?}: nothing to change");
     } else {
         let r = c.put(&format!("{path}/spec"), &new)?;
         eprintln!(
-            "application {:?} updated ({})",
-            a.name,
+            "application {name:?} updated ({})",
             r.get("written").and_then(Value::as_str).unwrap_or("")
         );
         // Return once `tether run` serves the new spec, so the next command sees it.
         let start = Instant::now();
         loop {
             let now: Application = serde_json::from_value(c.get(&path)?)?;
-            if now.spec == spec {
+            if now.spec == *spec {
                 break;
             }
-            if start.elapsed() > Duration::from_secs(a.timeout) {
+            if start.elapsed() > Duration::from_secs(timeout) {
                 bail!(
-                    "the spec was written, but `tether run` did not pick it up within {}s",
-                    a.timeout
+                    "the spec was written, but `tether run` did not pick it up within {timeout}s"
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
         }
     }
-    if !structured(out, &serde_json::to_value(&spec)?, fmt)? && fmt == Output::Wide {
-        write!(out, "{}", serde_yaml::to_string(&spec)?)?;
+    if !structured(out, &new, fmt)? && fmt == Output::Wide {
+        write!(out, "{}", serde_yaml::to_string(spec)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod app_set;
+pub mod app_unset;
 pub mod client;
 pub mod crds;
 pub mod health;
