@@ -32,6 +32,7 @@ pub mod parse;
 pub mod toml;
 pub mod value;
 pub mod yaml;
+mod yaml_scalar;
 
 pub use value::{ListKind, MapData, MapRef, Object, Value};
 

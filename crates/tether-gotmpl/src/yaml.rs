@@ -14,9 +14,7 @@
 //! `float64`, every key a string.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::TScalarStyle;
 
@@ -46,19 +44,6 @@ pub enum Resolved {
     Merge,
     Str,
 }
-
-static YAML_FLOAT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("valid regex")
-});
-static BASE60: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").expect("valid regex")
-});
-static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}(?::[0-9]{2})?))|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?))?$",
-    )
-    .expect("valid regex")
-});
 
 /// Go's strconv.ParseInt/ParseUint(s, 0, 64) as a wide integer.
 fn parse_go_int(s: &str) -> Option<i128> {
@@ -120,14 +105,14 @@ pub fn resolve(s: &str) -> Resolved {
             }
         }
         b'+' | b'-' | b'0'..=b'9' => {
-            if TIMESTAMP.is_match(s) {
+            if crate::yaml_scalar::is_timestamp(s) {
                 return Resolved::Timestamp;
             }
             let plain = s.replace('_', "");
             if let Some(i) = parse_go_int(&plain) {
                 return Resolved::Int(i);
             }
-            if YAML_FLOAT.is_match(&plain)
+            if crate::yaml_scalar::is_float(&plain)
                 && let Ok(f) = plain.parse::<f64>()
             {
                 return Resolved::Float(f);
@@ -524,7 +509,7 @@ impl Emitter {
             return;
         }
         let can_plain = match resolve(s) {
-            Resolved::Str => !BASE60.is_match(s),
+            Resolved::Str => !crate::yaml_scalar::is_base60(s),
             Resolved::Merge => self.v3,
             _ => false,
         };

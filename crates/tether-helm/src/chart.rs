@@ -339,8 +339,8 @@ pub fn parse_metadata(data: &[u8]) -> Result<Metadata, Error> {
     Ok(md)
 }
 
-static ALIAS: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new("^[a-zA-Z0-9_-]+$").expect("valid regex"));
+static ALIAS: std::sync::LazyLock<regex_lite::Regex> =
+    std::sync::LazyLock::new(|| regex_lite::Regex::new("^[a-zA-Z0-9_-]+$").expect("valid regex"));
 
 /// Helm's `Metadata.Validate`: sanitises the strings and checks required fields.
 pub fn validate_metadata(md: &mut Metadata) -> Result<(), Error> {

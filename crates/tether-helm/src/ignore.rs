@@ -241,7 +241,7 @@ fn m(p: &[char], n: &[char]) -> Result<bool, String> {
 
 /// gobwas/glob with `/` as separator, as `.Files.Glob` uses it: `*` and `?` stay within a path
 /// segment, `**` crosses segments, `[...]`/`[!...]` classes, `{a,b}` alternatives, `\` escapes.
-pub fn glob_regex(pattern: &str) -> Result<regex::Regex, String> {
+pub fn glob_regex(pattern: &str) -> Result<regex_lite::Regex, String> {
     let mut re = String::from("^");
     let chars: Vec<char> = pattern.chars().collect();
     let mut i = 0;
@@ -291,14 +291,14 @@ pub fn glob_regex(pattern: &str) -> Result<regex::Regex, String> {
             ',' if depth > 0 => re.push('|'),
             '\\' if i + 1 < chars.len() => {
                 i += 1;
-                re.push_str(&regex::escape(&chars[i].to_string()));
+                re.push_str(&regex_lite::escape(&chars[i].to_string()));
             }
-            c => re.push_str(&regex::escape(&c.to_string())),
+            c => re.push_str(&regex_lite::escape(&c.to_string())),
         }
         i += 1;
     }
     re.push('$');
-    regex::Regex::new(&re).map_err(|e| e.to_string())
+    regex_lite::Regex::new(&re).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ pub struct KubeVersion {
 impl KubeVersion {
     /// Parses `--kube-version` as Helm does (`v` prefix optional; Masterminds loose parsing).
     pub fn parse(v: &str) -> Result<KubeVersion, String> {
-        let re = regex::Regex::new(
+        let re = regex_lite::Regex::new(
             r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-[0-9A-Za-z\-.]+)?(\+[0-9A-Za-z\-.]+)?$",
         )
         .expect("valid regex");

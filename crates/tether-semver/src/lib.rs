@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// Which Masterminds/semver release's rules [`Constraints::check_with`] applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
