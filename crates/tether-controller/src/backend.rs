@@ -64,6 +64,20 @@ pub struct Comparison {
     pub warnings: Vec<String>,
 }
 
+impl Comparison {
+    /// The comparison without the desired and live objects (what is kept between refreshes:
+    /// the objects are most of its size).
+    pub fn without_objects(mut self) -> Self {
+        for r in &mut self.resources {
+            r.desired = None;
+            r.live = None;
+            r.diff.shrink_to_fit();
+        }
+        self.resources.shrink_to_fit();
+        self
+    }
+}
+
 /// What a sync is asked to do (the controller already narrowed `desired`/`live` to the
 /// selected resources).
 #[derive(Debug, Clone, Default)]

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{
-    AppWriter, Cluster, Comparison, ProgressSink, Rendered, Renderer, SyncInput, object_key,
+    AppWriter, Cluster, Comparison, ProgressSink, Renderer, SyncInput, object_key,
 };
 use crate::project;
 use crate::queue::Queue;
@@ -93,7 +93,11 @@ struct Entry {
     next_refresh: Option<Instant>,
     hard: bool,
     error_attempts: u32,
-    desired: Option<Rendered>,
+    /// The last rendered manifests (`GET …/manifests`) as JSON text: a few hundred bytes per
+    /// object instead of a `Value` tree several times that size.
+    manifests: Option<Box<str>>,
+    /// The last comparison without its desired and live objects (`GET …/resources/diff`
+    /// needs only the statuses and diffs; syncs compare afresh).
     comparison: Option<Comparison>,
     op_cancel: Option<CancellationToken>,
     /// Removed from the declarations: its status is dropped once processed.
@@ -102,7 +106,9 @@ struct Entry {
 
 #[derive(Default)]
 struct State {
-    apps: BTreeMap<String, Entry>,
+    /// Boxed: an `Entry` is several KiB inline (the `Application` types), and a B-tree node
+    /// holds eleven of them whether used or not.
+    apps: BTreeMap<String, Box<Entry>>,
     projects: BTreeMap<String, AppProject>,
 }
 
@@ -387,12 +393,12 @@ impl Controller {
                 }
                 st.apps.insert(
                     name.clone(),
-                    Entry {
+                    Box::new(Entry {
                         app,
                         invalid: d.invalid,
                         origin: d.origin,
                         ..Default::default()
-                    },
+                    }),
                 );
                 Some(name)
             }
@@ -464,10 +470,11 @@ impl Controller {
         self.lock()
             .apps
             .get(name)
-            .and_then(|e| e.desired.as_ref().map(|d| d.objects.clone()))
+            .and_then(|e| e.manifests.as_deref().map(serde_json::from_str))
+            .and_then(Result::ok)
     }
 
-    /// Last comparison of an app.
+    /// Last comparison of an app (statuses and diffs; without the desired and live objects).
     pub fn comparison(&self, name: &str) -> Option<Comparison> {
         self.lock()
             .apps
@@ -732,7 +739,7 @@ impl Controller {
 
     fn with_entry<T>(&self, name: &str, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
         let mut st = self.lock();
-        st.apps.get_mut(name).map(f)
+        st.apps.get_mut(name).map(|e| f(e))
     }
 
     fn project_of(&self, app: &Application) -> Result<AppProject, String> {
@@ -1079,9 +1086,11 @@ impl Controller {
                     s.observed_at = Some(t);
                     s.controller_namespace = Some(self.inner.settings.control_namespace.clone());
                 });
+                let manifests = serde_json::to_string(&rendered.objects).ok();
+                drop(rendered);
                 self.with_entry(name, |e| {
-                    e.desired = Some(rendered);
-                    e.comparison = Some(cmp);
+                    e.manifests = manifests.map(String::into_boxed_str);
+                    e.comparison = Some(cmp.without_objects());
                 });
                 self.schedule(name, false);
                 true
@@ -1832,7 +1841,7 @@ pub fn images(objects: &[Value]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Compared, SyncOutcome};
+    use crate::backend::{Compared, Rendered, SyncOutcome};
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tether_model::application::{HealthStatusCode, ResourceStatus};

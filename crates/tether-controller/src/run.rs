@@ -280,6 +280,22 @@ fn watch_repos<'a>(
     *watched = want;
 }
 
+/// A hash of the declarations (of their `Debug` text, streamed into the hasher).
+fn fingerprint(d: &Declared) -> u64 {
+    use std::fmt::Write as _;
+    use std::hash::Hasher as _;
+    struct H(std::hash::DefaultHasher);
+    impl std::fmt::Write for H {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = H(std::hash::DefaultHasher::new());
+    let _ = write!(h, "{d:?}");
+    h.0.finish()
+}
+
 /// File mode: load the declarations now, then re-read them every `reload`.
 fn spawn_file_declarations(
     opts: &RunOptions,
@@ -291,7 +307,9 @@ fn spawn_file_declarations(
     let apps_from = opts.apps.clone();
     let reload = opts.reload;
     tokio::spawn(async move {
-        let mut last: Option<Declared> = None;
+        // What was declared last, as a hash of the declarations (keeping them would hold a
+        // second copy of every Application).
+        let mut last: Option<u64> = None;
         let mut watched: BTreeMap<String, Vec<String>> = BTreeMap::new();
         loop {
             let from = apps_from.clone();
@@ -299,11 +317,12 @@ fn spawn_file_declarations(
             let loaded = tokio::task::spawn_blocking(move || load(&from, &cache)).await;
             match loaded {
                 Ok(Ok(d)) => {
-                    if last.as_ref() != Some(&d) {
+                    let hash = fingerprint(&d);
+                    if last != Some(hash) {
                         watch_repos(&poll, &mut watched, d.apps.values().map(|a| &a.app));
-                        let (apps, projects) = declarations(d.clone());
+                        let (apps, projects) = declarations(d);
                         c.declare(apps, projects);
-                        last = Some(d);
+                        last = Some(hash);
                     }
                     ready_flag.store(true, Ordering::SeqCst);
                 }

@@ -55,6 +55,9 @@ pub struct Store {
     path: String,
 }
 
+/// redb's page cache (read and write) for the writer.
+const CACHE_SIZE: usize = 4 << 20;
+
 impl Store {
     /// Opens (creating it if needed) the store for writing. One writer process at a time.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -66,6 +69,9 @@ impl Store {
         }
         let db = Database::builder()
             .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            // redb caches up to 1 GiB of pages by default; the store is written a page at a
+            // time and read at start, so a few MiB do.
+            .set_cache_size(CACHE_SIZE)
             .create(path)
             .map_err(|e| err(&p, e))?;
         let store = Self {
