@@ -675,7 +675,7 @@ impl Controller {
         Ok(())
     }
 
-    /// Terminates the running operation.
+    /// Terminates the running operation (or one a sync window holds).
     pub fn terminate(&self, name: &str) -> Result<(), RequestError> {
         let st = self.lock();
         let e = st
@@ -687,9 +687,74 @@ impl Controller {
                 c.cancel();
                 Ok(())
             }
+            (Some(op), None) => {
+                // Nothing runs (a sync window holds the operation, or it has not started):
+                // it ends here as a terminated operation, and `operation` is cleared.
+                let op = op.clone();
+                drop(st);
+                self.end_held_operation(name, op);
+                Ok(())
+            }
             _ => Err(RequestError::Conflict(
                 "Unable to terminate operation. No operation is in progress".into(),
             )),
+        }
+    }
+
+    /// Ends an operation that is not running as `Failed: Operation terminated` and writes it.
+    fn end_held_operation(&self, name: &str, op: Operation) {
+        let finished = now();
+        self.with_entry(name, |e| {
+            e.app.operation = None;
+            let s = e.app.status.get_or_insert_with(Default::default);
+            let prev = s.operation_state.take().filter(|p| p.operation == op);
+            s.operation_state = Some(OperationState {
+                operation: op,
+                phase: "Failed".into(),
+                message: Some("Operation terminated".into()),
+                sync_result: prev.as_ref().and_then(|p| p.sync_result.clone()),
+                started_at: prev
+                    .as_ref()
+                    .map_or_else(|| finished.clone(), |p| p.started_at.clone()),
+                finished_at: Some(finished.clone()),
+                retry_count: prev.and_then(|p| p.retry_count),
+            });
+        });
+        let c = self.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = c.write_operation(&name).await {
+                tracing::warn!(app = name, "writing the terminated operation: {e}");
+            }
+            c.notify();
+            c.audit(
+                &name,
+                "OperationCompleted",
+                "admin",
+                "sync Failed: Operation terminated",
+            );
+        });
+    }
+
+    /// While a sync attempt runs: cancels `attempt` and returns why when the windows stop
+    /// permitting it (see [`windows::can_continue`]); `None` once the attempt ends.
+    async fn watch_windows(
+        self,
+        name: String,
+        manual: bool,
+        started: Time,
+        attempt: CancellationToken,
+    ) -> Option<String> {
+        loop {
+            tokio::select! {
+                _ = attempt.cancelled() => return None,
+                _ = tokio::time::sleep(WINDOW_WATCH) => {}
+            }
+            let Some(app) = self.app(&name) else { continue };
+            if let Verdict::Blocked(why) = self.running_window_verdict(&app, manual, &started) {
+                attempt.cancel();
+                return Some(why);
+            }
         }
     }
 
@@ -1106,6 +1171,14 @@ impl Controller {
         }
     }
 
+    /// Whether the windows let an operation started at `started` go on now (`syncOverrun`).
+    fn running_window_verdict(&self, app: &Application, manual: bool, started: &Time) -> Verdict {
+        match self.project_of(app) {
+            Ok(p) => windows::can_continue(&p, app, manual, started.0, jiff::Timestamp::now()),
+            Err(_) => Verdict::Permitted,
+        }
+    }
+
     /// The message when an auto-sync is due (automated, OutOfSync, nothing pending) but a sync
     /// window blocks it; Argo CD skips `autoSync` then ("Sync prevented by sync window").
     fn auto_sync_blocked(&self, app: &Application) -> Option<String> {
@@ -1371,7 +1444,11 @@ impl Controller {
             .initiated_by
             .as_ref()
             .is_none_or(|i| i.automated != Some(true));
-        if let Verdict::Blocked(why) = self.window_verdict(&app, manual) {
+        let verdict = match resumed {
+            Some(p) => self.running_window_verdict(&app, manual, &p.started_at),
+            None => self.window_verdict(&app, manual),
+        };
+        if let Verdict::Blocked(why) = verdict {
             let message = format!("Sync operation blocked by sync window: {why}");
             let started = resumed.map_or_else(now, |p| p.started_at.clone());
             let retry_count = resumed.and_then(|p| p.retry_count);
@@ -1422,8 +1499,35 @@ impl Controller {
                     retry_count: (retry_count > 0).then_some(retry_count),
                 });
             });
-            let (phase, message, result) = self.sync_once(&app, &sync_op, cancel.clone()).await;
+            // Argo CD checks the windows at every step of a running sync: one that starts
+            // (or an allow window that ends) stops it unless it has `syncOverrun`.
+            let attempt = cancel.child_token();
+            let watch = tokio::spawn(self.clone().watch_windows(
+                name.to_owned(),
+                manual,
+                started.clone(),
+                attempt.clone(),
+            ));
+            let (phase, message, result) = self.sync_once(&app, &sync_op, attempt.clone()).await;
+            attempt.cancel();
             let terminated = cancel.is_cancelled();
+            let held = watch.await.ok().flatten();
+            if let Some(why) = held.filter(|_| !terminated && phase != "Succeeded") {
+                // Stays Running, as Argo CD's blocked operation; resumed once permitted.
+                let message = format!("Sync operation blocked by sync window: {why}");
+                self.with_entry(name, |e| {
+                    e.op_cancel = None;
+                    e.next_refresh = Some(Instant::now() + WINDOW_RECHECK);
+                });
+                self.set_status(name, |s| {
+                    if let Some(o) = s.operation_state.as_mut() {
+                        o.message = Some(message.clone());
+                        o.sync_result = result.clone();
+                    }
+                });
+                self.audit(name, "SyncBlocked", &by, message);
+                return;
+            }
             let failed = phase == "Failed" || phase == "Error";
             let limit = op.retry.as_ref().map(|r| r.limit.unwrap_or(0)).unwrap_or(0);
             let can_retry =
@@ -1750,6 +1854,8 @@ fn comparable(objects: &[Value]) -> Vec<Value> {
 const WINDOW_BLOCKED: &str = "auto-sync blocked by sync window";
 /// How soon an app whose sync a window blocks is looked at again.
 const WINDOW_RECHECK: Duration = Duration::from_secs(15);
+/// How often a running sync looks at the sync windows.
+const WINDOW_WATCH: Duration = Duration::from_secs(1);
 
 /// How tether-cluster words a live object tracked by another app.
 const SHARED_WARNING: &str = "(shared resource)";

@@ -8,7 +8,9 @@
 //! - any active deny window blocks syncs, manual ones too unless every active deny window has
 //!   `manualSync`; otherwise an active allow window permits them; otherwise, when allow windows
 //!   exist, syncs are blocked (manual ones pass when every inactive allow window has
-//!   `manualSync`); with no window, everything is permitted.
+//!   `manualSync`); with no window, everything is permitted;
+//! - a sync already running ([`can_continue`]) goes on past its permitted time when every window
+//!   now in its way has `syncOverrun` (and the windows permitted it when it started).
 
 use std::time::Duration;
 
@@ -194,6 +196,49 @@ pub fn can_sync(project: &AppProject, app: &Application, manual: bool, now: Time
     Verdict::Permitted
 }
 
+/// `CanSync` for an operation already started at `started` (Argo CD passes the operation's
+/// `startedAt`): permitted when the windows permit a sync now, or, with `syncOverrun`, when
+/// they permitted it at the start and every window that now stands in the way lets a running
+/// sync overrun: each active deny window, and, when no allow window is active, each inactive
+/// allow window.
+pub fn can_continue(
+    project: &AppProject,
+    app: &Application,
+    manual: bool,
+    started: Timestamp,
+    now: Timestamp,
+) -> Verdict {
+    let verdict = can_sync(project, app, manual, now);
+    if verdict == Verdict::Permitted
+        || can_sync(project, app, manual, started) != Verdict::Permitted
+    {
+        return verdict;
+    }
+    let windows = matching(project, app);
+    let mut active_allow = false;
+    let mut blocking = Vec::new();
+    let mut inactive_allows = Vec::new();
+    for w in &windows {
+        let Ok(on) = active(w, now) else {
+            return verdict;
+        };
+        match (w.kind.as_deref(), on) {
+            (Some("deny"), true) => blocking.push(*w),
+            (Some("allow"), true) => active_allow = true,
+            (Some("allow"), false) => inactive_allows.push(*w),
+            _ => {}
+        }
+    }
+    if !active_allow {
+        blocking.extend(inactive_allows);
+    }
+    if blocking.iter().all(|w| w.sync_overrun == Some(true)) {
+        Verdict::Permitted
+    } else {
+        verdict
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +259,48 @@ mod tests {
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    /// The transitions listed in Argo CD's sync-window documentation ("Sync Overrun").
+    #[test]
+    fn sync_overrun_lets_a_running_sync_continue_as_argo_cd_documents() {
+        let a = app("web", "default");
+        let deny = |overrun: bool| {
+            format!(
+                "  - {{kind: deny, schedule: '0 22 * * *', duration: 1h, applications: ['*'], syncOverrun: {overrun}}}\n"
+            )
+        };
+        let allow = |start: u8, hours: u8, overrun: bool| {
+            format!(
+                "  - {{kind: allow, schedule: '0 {start} * * *', duration: {hours}h, applications: ['*'], syncOverrun: {overrun}}}\n"
+            )
+        };
+        let go = |windows: String, started: &str, now: &str| {
+            can_continue(&project(&windows), &a, false, at(started), at(now)) == Verdict::Permitted
+        };
+        let (before, during) = ("2026-01-01T21:30:00Z", "2026-01-01T22:10:00Z");
+        // No window → deny with / without overrun.
+        assert!(go(deny(true), before, during));
+        assert!(!go(deny(false), before, during));
+        // Allow (21:00, 2 h, still active at 22:10) → deny.
+        assert!(go(allow(21, 2, true) + &deny(true), before, during));
+        assert!(!go(allow(21, 2, true) + &deny(false), before, during));
+        assert!(go(allow(21, 2, false) + &deny(true), before, during));
+        assert!(!go(allow(21, 2, false) + &deny(false), before, during));
+        // An allow window ends (09:00 + 8 h).
+        let (in_allow, after) = ("2026-01-01T16:50:00Z", "2026-01-01T17:10:00Z");
+        assert!(go(allow(9, 8, true), in_allow, after));
+        assert!(!go(allow(9, 8, false), in_allow, after));
+        assert!(go(allow(9, 8, true) + &allow(10, 7, true), in_allow, after));
+        assert!(!go(
+            allow(9, 8, true) + &allow(10, 7, false),
+            in_allow,
+            after
+        ));
+        // A sync the windows did not permit when it started gets no overrun; one permitted now
+        // needs none.
+        assert!(!go(deny(true), during, "2026-01-01T22:20:00Z"));
+        assert!(go(deny(false), before, "2026-01-01T23:10:00Z"));
     }
 
     fn w(kind: &str, schedule: &str, duration: &str) -> SyncWindow {

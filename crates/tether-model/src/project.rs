@@ -129,6 +129,10 @@ pub struct SyncWindow {
     pub and_operator: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A sync already running may go on when this window makes it leave its permitted time
+    /// (an allow window ending, a deny window starting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_overrun: Option<bool>,
 }
 
 /// A GPG key ID that commits must be signed with.

@@ -345,3 +345,127 @@ async fn cluster_mode_sync_windows_and_project_destinations() {
     assert!(condition(&a, "SyncError").is_none(), "{a:#}");
     assert_eq!(cm_value(&ns, "windowed").await.as_deref(), Some("1"));
 }
+
+/// A Deployment whose health waits `minReadySeconds` in wave 0, before a wave-1 ConfigMap.
+fn slow_wave_zero(dir: &str, deploy: &str, done: &str, min_ready: u32) -> Vec<(String, String)> {
+    let d = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {deploy}\n  annotations:\n    argocd.argoproj.io/sync-wave: \"0\"\nspec:\n  replicas: 1\n  minReadySeconds: {min_ready}\n  selector:\n    matchLabels: {{app: {deploy}}}\n  template:\n    metadata:\n      labels: {{app: {deploy}}}\n    spec:\n      containers:\n      - name: main\n        image: registry.k8s.io/pause:3.10\n"
+    );
+    let cm = config_map(done, "done").replace(
+        "metadata:\n",
+        "metadata:\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n",
+    );
+    vec![
+        (format!("{dir}/deploy.yaml"), d),
+        (format!("{dir}/cm.yaml"), cm),
+    ]
+}
+
+/// Argo CD's `syncOverrun`: a deny window that opens while syncs run stops the one whose window
+/// lacks it (the operation stays Running, "blocked by sync window", wave 1 never applied) and
+/// lets the other finish. `app terminate-op` ends the held operation (Failed, "Operation
+/// terminated") although nothing runs, and a new manual sync is refused while the window lasts.
+/// The windows open at the next minute boundary (windows are minute-grained), so the syncs'
+/// wave 0 lasts longer than that (`minReadySeconds`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_opening_during_a_sync_stops_it_unless_sync_overrun_and_terminate_op_ends_it() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("overrun").unwrap();
+    let mut files = slow_wave_zero("over", "slow-over", "over-done", 85);
+    files.extend(slow_wave_zero("held", "slow-held", "held-done", 85));
+    for (p, c) in &files {
+        repo.write(p, c).unwrap();
+    }
+    repo.commit_and_push("slow syncs").unwrap();
+    let apps = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let proj = unique(ns.name(), "night");
+    let (over, held) = (unique(ns.name(), "over"), unique(ns.name(), "heldop"));
+    // The next minute boundary at least 15 s away (UTC).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let boundary = (now / 60 + if now % 60 > 45 { 2 } else { 1 }) * 60;
+    let schedule = format!("{} {} * * *", (boundary / 60) % 60, (boundary / 3600) % 24);
+    std::fs::write(
+        apps.path().join("project.yaml"),
+        project(
+            &proj,
+            &format!(
+                "  sourceRepos: ['*']\n  destinations: [{{server: '*', namespace: '*'}}]\n  syncWindows:\n  - {{kind: deny, schedule: '{schedule}', duration: 1h, applications: ['{over}'], syncOverrun: true}}\n  - {{kind: deny, schedule: '{schedule}', duration: 1h, applications: ['{held}']}}\n"
+            ),
+        ),
+    )
+    .unwrap();
+    for (app, path) in [(&over, "over"), (&held, "held")] {
+        std::fs::write(
+            apps.path().join(format!("{path}.yaml")),
+            in_project(
+                application(app, &git.url("overrun"), path, ns.name(), ""),
+                &proj,
+            ),
+        )
+        .unwrap();
+    }
+    let run = Run::start(Mode::Files(apps.path()), data.path());
+    for app in [&over, &held] {
+        run.wait_app(app, "compared", |a| {
+            s(a, "/status/sync/status") == "OutOfSync"
+        });
+        let (code, out, err) = run.tether(&["app", "sync", app, "--async"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let held_app = run.wait_app(&held, "held by the window that opened", |a| {
+        s(a, "/status/operationState/message").starts_with("Sync operation blocked by sync window")
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(now >= boundary, "held before the window opened");
+    assert_eq!(s(&held_app, "/status/operationState/phase"), "Running");
+    assert_eq!(
+        s(&held_app, "/status/operationState/message"),
+        format!("Sync operation blocked by sync window: active deny window '{schedule}' (1h)")
+    );
+    // The window is open, and the other sync is still in wave 0: it goes on (overrun).
+    let a = run.app(&over);
+    assert_eq!(
+        s(&a, "/status/operationState/phase"),
+        "Running",
+        "the sync ended before the window opened; minReadySeconds too short? {a:#}"
+    );
+    let a = run.wait_app(&over, "the overrunning sync done", |a| {
+        s(a, "/status/operationState/phase") == "Succeeded"
+    });
+    assert_eq!(a["status"]["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cm_value(&ns, "over-done").await.as_deref(), Some("done"));
+    // The held one never got to wave 1, and stays held.
+    let a = run.app(&held);
+    assert_eq!(s(&a, "/status/operationState/phase"), "Running", "{a:#}");
+    assert!(cm_value(&ns, "held-done").await.is_none());
+
+    let (code, out, err) = run.tether(&["app", "terminate-op", &held]);
+    assert_eq!(code, 0, "{out}{err}");
+    let a = run.wait_app(&held, "terminated", |a| {
+        s(a, "/status/operationState/phase") == "Failed"
+    });
+    assert_eq!(
+        s(&a, "/status/operationState/message"),
+        "Operation terminated"
+    );
+    assert_eq!(
+        s(&a, "/status/operationState/startedAt"),
+        s(&held_app, "/status/operationState/startedAt")
+    );
+    assert!(a["status"]["history"].as_array().is_none_or(Vec::is_empty));
+    let (code, _, err) = run.tether(&["app", "terminate-op", &held]);
+    assert_eq!(code, 1);
+    assert!(err.contains("No operation is in progress"), "{err}");
+    let (code, _, err) = run.tether(&["app", "sync", &held]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot sync: blocked by sync window"), "{err}");
+    assert!(cm_value(&ns, "held-done").await.is_none());
+}
