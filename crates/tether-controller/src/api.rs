@@ -7,7 +7,7 @@
 //! | `GET /api/v1/applications/{name}` | one Application |
 //! | `GET /api/v1/applications/{name}/manifests` | the last rendered manifests |
 //! | `GET /api/v1/applications/{name}/diff` | the last comparison: resources and unified diffs |
-//! | `POST /api/v1/applications/{name}/diff` | compare `{"objects": [...]}` (rendered by `app diff --local`) with the live objects |
+//! | `POST /api/v1/applications/{name}/diff` | compare `{"objects": [...]}` (rendered by `app diff --local`) with the live objects; `"sourcePosition": N` (multi-source): the objects replace source N's, the other sources are rendered as last compared |
 //! | `GET /api/v1/applications/{name}/audit` | the app's audit log |
 //! | `POST /api/v1/applications/{name}/sync` | request a sync (body: Argo CD's `SyncOperation`) |
 //! | `POST /api/v1/applications/{name}/rollback` | `{"id": N, "prune": bool, "dryRun": bool}` |
@@ -126,8 +126,13 @@ async fn diff(State(api): State<Api>, Path(name): Path<String>) -> Response {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Objects {
     objects: Vec<serde_json::Value>,
+    /// Multi-source apps: the objects stand for this source (1-based); the other sources are
+    /// rendered at the revisions of the last comparison and added.
+    #[serde(default)]
+    source_position: Option<usize>,
 }
 
 /// `POST …/diff`: objects rendered by the CLI from a working copy, compared with the live ones.
@@ -136,7 +141,18 @@ async fn local_diff(
     Path(name): Path<String>,
     Json(body): Json<Objects>,
 ) -> Response {
-    match api.controller.compare_with(&name, &body.objects).await {
+    let mut objects = body.objects;
+    if let Some(pos) = body.source_position {
+        match api
+            .controller
+            .render_other_sources(&name, pos.saturating_sub(1))
+            .await
+        {
+            Ok(others) => objects.extend(others),
+            Err(e) => return e.into_response(),
+        }
+    }
+    match api.controller.compare_with(&name, &objects).await {
         Ok(c) => Json(diff_json(&c)).into_response(),
         Err(e) => e.into_response(),
     }

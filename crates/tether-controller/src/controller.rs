@@ -508,6 +508,49 @@ impl Controller {
             .map_err(RequestError::Invalid)
     }
 
+    /// The manifests of every source of a multi-source app but the one at `skip` (0-based), at
+    /// the revisions of its last comparison: `tether app diff --local DIR --source-position N`
+    /// puts DIR's objects in the place of source N's.
+    pub async fn render_other_sources(
+        &self,
+        name: &str,
+        skip: usize,
+    ) -> Result<Vec<Value>, RequestError> {
+        let mut app = self
+            .app(name)
+            .ok_or_else(|| RequestError::NotFound(name.into()))?;
+        let n = app.spec.sources.len();
+        if skip >= n.max(1) {
+            return Err(RequestError::Invalid(format!(
+                "source position {}: the application has {} source(s)",
+                skip + 1,
+                n.max(1)
+            )));
+        }
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut revisions = app
+            .status
+            .as_ref()
+            .and_then(|s| s.sync.as_ref())
+            .map(|s| s.revisions.clone())
+            .filter(|r| r.len() == n);
+        app.spec.sources.remove(skip);
+        if let Some(r) = revisions.as_mut() {
+            r.remove(skip);
+        }
+        if app.spec.sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner
+            .renderer
+            .render(&app, revisions.as_deref(), false)
+            .await
+            .map(|r| r.objects)
+            .map_err(|e| RequestError::Invalid(format!("rendering the other sources: {e}")))
+    }
+
     /// Puts each resource result of a running sync into `operationState.syncResult` (in memory:
     /// the API shows it, the final result is what gets written).
     fn progress_sink(&self, name: &str) -> ProgressSink {

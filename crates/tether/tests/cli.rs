@@ -512,6 +512,111 @@ async fn diff_local_renders_a_working_copy_with_the_app_settings() {
     assert_eq!(run.tether(&["app", "diff", "no-such-app"]).0, 2);
 }
 
+/// `app diff --local` on a multi-source app: DIR stands for the source named by
+/// `--source-position`/`--source-name`; the other sources are rendered as `tether run` last
+/// compared them, so an unchanged working copy shows no difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_local_of_a_multi_source_app_replaces_the_named_source() {
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("multi").unwrap();
+    let cm = |name: &str, v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  key: \"{v}\"\n"
+        )
+    };
+    repo.write("a/cm.yaml", &cm("multi-a", "a1")).unwrap();
+    repo.write("b/cm.yaml", &cm("multi-b", "b1")).unwrap();
+    repo.commit_and_push("two sources").unwrap();
+    let app = unique(ns.name(), "multi");
+    let url = git.url("multi");
+    let apps = tempfile::tempdir().unwrap();
+    std::fs::write(
+        apps.path().join("app.yaml"),
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {app}\nspec:\n  project: default\n  sources:\n  - {{repoURL: {url}, path: a, targetRevision: HEAD}}\n  - {{repoURL: {url}, path: b, targetRevision: HEAD, name: values-b}}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {}\n",
+            ns.name()
+        ),
+    )
+    .unwrap();
+    let run = Run::start(&["--apps", apps.path().to_str().unwrap()]);
+    run.wait_app(&app, "compared", |a| {
+        s(a, "/status/sync/status") == "OutOfSync"
+    });
+    run.ok(&["app", "sync", &app]);
+    run.ok(&["app", "wait", &app, "--sync", "--timeout", "60"]);
+
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("cm.yaml"), cm("multi-b", "b1")).unwrap();
+    let dir = work.path().to_str().unwrap();
+    let (code, out, err) = run.tether(&[
+        "app",
+        "diff",
+        &app,
+        "--local",
+        dir,
+        "--source-position",
+        "2",
+    ]);
+    assert_eq!(code, 0, "source a must come from the app:\n{out}{err}");
+
+    std::fs::write(work.path().join("cm.yaml"), cm("multi-b", "b2")).unwrap();
+    let (code, out, err) = run.tether(&[
+        "app",
+        "diff",
+        &app,
+        "--local",
+        dir,
+        "--source-name",
+        "values-b",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!("ConfigMap {}/multi-b", ns.name())),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with('+') && l.contains("b2")),
+        "{out}"
+    );
+    assert!(!out.contains("multi-a"), "{out}");
+    // DIR as source 1 instead: source a's ConfigMap goes missing, b's stays as in Git.
+    let (code, out, _) = run.tether(&[
+        "app",
+        "diff",
+        &app,
+        "--local",
+        dir,
+        "--source-position",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("multi-a"), "{out}");
+
+    // Without saying which source, or a source that is not there: it cannot compare (exit 2).
+    let (code, _, err) = run.tether(&["app", "diff", &app, "--local", dir]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("2 sources") && err.contains("--source-position"),
+        "{err}"
+    );
+    let (code, _, err) = run.tether(&[
+        "app",
+        "diff",
+        &app,
+        "--local",
+        dir,
+        "--source-position",
+        "3",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("has 2 sources"), "{err}");
+    let (code, _, err) =
+        run.tether(&["app", "diff", &app, "--local", dir, "--source-name", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no source has that name"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_sync_shows_progress_per_resource_and_terminate_op_stops_it() {
     let ns = tether_testenv::namespace().await;

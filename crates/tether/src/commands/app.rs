@@ -3,7 +3,7 @@
 //! ```text
 //! tether app list [-o json|yaml|wide]
 //! tether app get NAME [-o json|yaml|wide]          # summary and a resource table
-//! tether app diff NAME [--local DIR [--local-repo-root D]]  # exit 1 when live differs
+//! tether app diff NAME [--local DIR [--local-repo-root D] [--source-position N]]  # exit 1 when live differs
 //! tether app sync NAME [--prune] [--dry-run] [--revision R] [--resource GROUP:KIND:NAME]…
 //!                      [--force] [--server-side] [--apply-out-of-sync-only] [--async] [--timeout S]
 //! tether app wait NAME [--health] [--sync] [--operation] [--timeout S]
@@ -153,6 +153,13 @@ pub struct DiffArgs {
     /// With `--local`: the repository root value files may not leave (default `/`).
     #[arg(long, requires = "local", default_value = "/")]
     pub local_repo_root: PathBuf,
+    /// With `--local`, multi-source apps: the source DIR is a working copy of (counting from
+    /// 1); the other sources are rendered as `tether run` last compared them.
+    #[arg(long, requires = "local", conflicts_with = "source_name")]
+    pub source_position: Option<usize>,
+    /// With `--local`, multi-source apps: the source DIR is a working copy of, by its `name`.
+    #[arg(long, requires = "local")]
+    pub source_name: Option<String>,
 }
 
 /// `tether app wait`.
@@ -432,18 +439,40 @@ fn or_default(x: &str, d: &str) -> String {
     if x.is_empty() { d.into() } else { x.into() }
 }
 
-/// Renders a working copy with the app's source settings (for `app diff --local`).
+/// Renders a working copy with the app's source settings (for `app diff --local`); with a
+/// multi-source app, the position (1-based) of the source it stands for.
 fn render_local(
     app: &Value,
+    a: &DiffArgs,
     dir: &std::path::Path,
-    root: &std::path::Path,
-) -> anyhow::Result<Vec<Value>> {
+) -> anyhow::Result<(Vec<Value>, Option<usize>)> {
+    let root = &a.local_repo_root;
     let app: tether_model::Application =
         serde_json::from_value(app.clone()).context("reading the application")?;
-    if !app.spec.sources.is_empty() {
-        bail!("`--local` is not supported for multi-source applications");
-    }
-    let source = app.spec.source.clone().unwrap_or_default();
+    let (source, position) = if app.spec.sources.is_empty() {
+        if a.source_position.is_some_and(|p| p != 1) || a.source_name.is_some() {
+            bail!("`--source-position`/`--source-name`: the application has one source");
+        }
+        (app.spec.source.clone().unwrap_or_default(), None)
+    } else {
+        let n = app.spec.sources.len();
+        let pos = match (&a.source_name, a.source_position) {
+            (Some(name), _) => {
+                app.spec
+                    .sources
+                    .iter()
+                    .position(|s| s.name.as_deref() == Some(name.as_str()))
+                    .with_context(|| format!("`--source-name {name}`: no source has that name"))?
+                    + 1
+            }
+            (None, Some(p)) if (1..=n).contains(&p) => p,
+            (None, Some(p)) => bail!("`--source-position {p}`: the application has {n} sources"),
+            (None, None) => bail!(
+                "`--local` on an application with {n} sources: say which source DIR is with `--source-position N` (1..{n}) or `--source-name NAME`"
+            ),
+        };
+        (app.spec.sources[pos - 1].clone(), Some(pos))
+    };
     if !dir.is_dir() {
         bail!("`--local {}`: not a directory", dir.display());
     }
@@ -454,7 +483,7 @@ fn render_local(
     };
     let (objects, _) = tether_controller::render::render_dir(dir, root, &source, &ctx, None)
         .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", dir.display()))?;
-    Ok(objects)
+    Ok((objects, position))
 }
 
 fn diff(c: &Client, out: &mut impl Write, a: &DiffArgs, fmt: Output) -> ExitCode {
@@ -463,8 +492,13 @@ fn diff(c: &Client, out: &mut impl Write, a: &DiffArgs, fmt: Output) -> ExitCode
         None => c.get(&path),
         Some(dir) => c
             .get(&format!("/api/v1/applications/{}", seg(&a.name)))
-            .and_then(|app| render_local(&app, dir, &a.local_repo_root))
-            .and_then(|objects| c.post(&path, &json!({"objects": objects}))),
+            .and_then(|app| render_local(&app, a, dir))
+            .and_then(|(objects, position)| {
+                c.post(
+                    &path,
+                    &json!({"objects": objects, "sourcePosition": position}),
+                )
+            }),
     };
     let v = match v {
         Ok(v) => v,
