@@ -428,13 +428,23 @@ impl Renderer {
     /// Renders like `helm template` and returns only what it prints (`Rendered::text`): the
     /// documents are checked as for [`Renderer::render`] but not converted to objects.
     pub fn render_text(&self, user: &UserValues, opts: &RenderOptions) -> Result<String, Error> {
+        Ok(self.render_output(user, opts)?.into_text())
+    }
+
+    /// Like [`Renderer::render_text`], but the text is not built: [`TextOutput::write_to`] writes
+    /// it document by document (a large chart's output is not held twice in memory).
+    pub fn render_output(
+        &self,
+        user: &UserValues,
+        opts: &RenderOptions,
+    ) -> Result<TextOutput, Error> {
         let vals = user.merge()?;
-        Ok(self.render_impl(&vals, opts, false)?.text)
+        self.render_impl(&vals, opts, false)
     }
 
     /// Renders with already merged user values.
     pub fn render_values(&self, vals: &MapRef, opts: &RenderOptions) -> Result<Rendered, Error> {
-        self.render_impl(vals, opts, true)
+        Ok(self.render_impl(vals, opts, true)?.into_rendered())
     }
 
     fn render_impl(
@@ -442,7 +452,7 @@ impl Renderer {
         vals: &MapRef,
         opts: &RenderOptions,
         documents: bool,
-    ) -> Result<Rendered, Error> {
+    ) -> Result<TextOutput, Error> {
         let c = &self.chart;
         validate_release_name(&opts.release_name)?;
         check_dependencies(c)?;
@@ -502,9 +512,18 @@ impl Renderer {
             }
             true
         });
-        let sorted = sorter::sort_manifests_with(&files, documents)?;
-        drop(files);
-        Ok(assemble(&root, sorted, notes, opts, documents))
+        let sorted = sorter::sort_manifests_with(files, documents)?;
+        let mut crds = Vec::new();
+        if opts.include_crds {
+            crd_objects(&root, "", &mut crds);
+        }
+        Ok(TextOutput {
+            crds,
+            sorted,
+            notes,
+            no_hooks: opts.no_hooks,
+            skip_tests: opts.skip_tests,
+        })
     }
 }
 
@@ -574,73 +593,118 @@ fn doc(source: &str, content: &str, value: Option<&Value>) -> Document {
     }
 }
 
-fn push_doc(text: &mut String, source: &str, content: &str) {
-    text.push_str("---\n# Source: ");
-    text.push_str(source);
-    text.push('\n');
-    text.push_str(content);
-    text.push('\n');
-}
-
-fn assemble(
-    root: &values::Node<'_>,
+/// A rendered chart before its text is built: [`Renderer::render_output`].
+pub struct TextOutput {
+    crds: Vec<(String, String)>,
     sorted: sorter::Sorted,
     notes: String,
-    opts: &RenderOptions,
-    with_documents: bool,
-) -> Rendered {
-    let mut crds = Vec::new();
-    if opts.include_crds {
-        crd_objects(root, "", &mut crds);
+    no_hooks: bool,
+    skip_tests: bool,
+}
+
+/// Writes text, holding back trailing whitespace so that it can be dropped at a trim point
+/// (`strings.TrimSpace` of the manifests, in Helm) without building the whole text first.
+struct Trimming<'w, W: std::io::Write> {
+    out: &'w mut W,
+    pending: String,
+}
+
+impl<W: std::io::Write> Trimming<'_, W> {
+    fn write(&mut self, s: &str) -> std::io::Result<()> {
+        let kept = s.trim_end();
+        if kept.is_empty() {
+            self.pending.push_str(s);
+            return Ok(());
+        }
+        self.out.write_all(self.pending.as_bytes())?;
+        self.out.write_all(kept.as_bytes())?;
+        self.pending.clear();
+        self.pending.push_str(&s[kept.len()..]);
+        Ok(())
     }
-    let size: usize = crds
-        .iter()
-        .map(|(n, d)| n.len() + d.len())
-        .chain(
-            sorted
-                .manifests
-                .iter()
-                .map(|m| m.path.len() + m.content.len()),
-        )
-        .chain(sorted.hooks.iter().map(|m| m.path.len() + m.content.len()))
-        .map(|n| n + 16)
-        .sum();
-    let mut text = String::with_capacity(size + 1);
-    let mut documents = Vec::new();
-    for (name, data) in &crds {
-        push_doc(&mut text, name, data);
-        if with_documents {
+
+    fn doc(&mut self, source: &str, content: &str) -> std::io::Result<()> {
+        self.write("---\n# Source: ")?;
+        self.write(source)?;
+        self.write("\n")?;
+        self.write(content)?;
+        self.write("\n")
+    }
+
+    /// Drops the whitespace held back so far.
+    fn trim(&mut self) {
+        self.pending.clear();
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        self.out.write_all(self.pending.as_bytes())
+    }
+}
+
+impl TextOutput {
+    fn hook_skipped(&self, h: &sorter::Manifest) -> bool {
+        self.skip_tests && h.hook_events.iter().any(|e| e == "test")
+    }
+
+    /// Writes exactly what `helm template` prints: the CRDs when included, the manifests, then the
+    /// hooks, each document under its `# Source:` line. Each document is dropped once written.
+    pub fn write_to(mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut w = Trimming {
+            out,
+            pending: String::new(),
+        };
+        for (name, data) in std::mem::take(&mut self.crds) {
+            w.doc(&name, &data)?;
+        }
+        for m in std::mem::take(&mut self.sorted.manifests) {
+            w.doc(&m.path, &m.content)?;
+        }
+        // `strings.TrimSpace` of the manifests (they start with `---`), then a newline.
+        w.trim();
+        w.write("\n")?;
+        if !self.no_hooks {
+            for h in std::mem::take(&mut self.sorted.hooks) {
+                if !self.hook_skipped(&h) {
+                    w.doc(&h.path, &h.content)?;
+                }
+            }
+        }
+        w.finish()
+    }
+
+    /// The whole text at once.
+    pub fn into_text(self) -> String {
+        let mut buf = Vec::new();
+        self.write_to(&mut buf)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(buf).expect("the text is built from strings")
+    }
+
+    /// The text and the documents as objects.
+    fn into_rendered(self) -> Rendered {
+        let mut documents = Vec::new();
+        for (name, data) in &self.crds {
             for d in sorter::split_manifests(data) {
                 let v = Value::from_yaml_str(&d).ok();
                 documents.push(doc(name, &d, v.as_ref()));
             }
         }
-    }
-    drop(crds);
-    for m in &sorted.manifests {
-        push_doc(&mut text, &m.path, &m.content);
-        if with_documents {
+        for m in &self.sorted.manifests {
             documents.push(doc(&m.path, &m.content, Some(&m.value)));
         }
-    }
-    // `strings.TrimSpace` of the manifests (they start with `---`), then a newline.
-    text.truncate(text.trim_end().len());
-    text.push('\n');
-    if !opts.no_hooks {
-        for h in &sorted.hooks {
-            if opts.skip_tests && h.hook_events.iter().any(|e| e == "test") {
-                continue;
-            }
-            push_doc(&mut text, &h.path, &h.content);
-            if with_documents {
-                documents.push(doc(&h.path, &h.content, Some(&h.value)));
+        if !self.no_hooks {
+            for h in &self.sorted.hooks {
+                if !self.hook_skipped(h) {
+                    documents.push(doc(&h.path, &h.content, Some(&h.value)));
+                }
             }
         }
-    }
-    Rendered {
-        text,
-        documents,
-        notes,
+        let notes = self.notes.clone();
+        Rendered {
+            text: self.into_text(),
+            documents,
+            notes,
+        }
     }
 }
 

@@ -252,21 +252,25 @@ pub fn sort_by_kind(ms: &mut [Manifest]) {
 
 /// `releaseutil.SortManifests` over rendered files (path → text).
 pub fn sort_manifests(files: &[(String, String)]) -> Result<Sorted, Error> {
-    sort_manifests_with(files, true)
+    sort_manifests_with(files.to_vec(), true)
 }
 
 /// [`sort_manifests`]; without `values`, each manifest's `value` is `Nil` (the documents are still
 /// parsed and checked, but not converted, which is most of the cost for large charts).
-pub fn sort_manifests_with(files: &[(String, String)], values: bool) -> Result<Sorted, Error> {
-    let mut paths: Vec<&(String, String)> = files.iter().collect();
-    paths.sort_by(|a, b| a.0.cmp(&b.0));
+pub fn sort_manifests_with(
+    mut files: Vec<(String, String)>,
+    values: bool,
+) -> Result<Sorted, Error> {
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Sorted::default();
-    for (path, content) in paths {
+    // Each file's text is dropped once split, so the output is not held twice.
+    for (path, content) in files {
+        let path = &path;
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim().is_empty() {
             continue;
         }
-        for doc in split_manifests(content) {
+        for doc in split_manifests(&content) {
             // Without values, most documents' heads are read without the full YAML parser.
             let fast = if values {
                 None

@@ -137,8 +137,17 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
     };
     let renderer = tether_helm::Renderer::new(load_chart(a)?);
     let text = match fmt {
-        // Only the text: the documents are checked but not converted to objects.
-        OutputFormat::Yaml => renderer.render_text(&user, &opts)?,
+        // Only the text, written document by document: the documents are checked but not
+        // converted to objects.
+        OutputFormat::Yaml => {
+            let mut w = std::io::BufWriter::new(out);
+            renderer
+                .render_output(&user, &opts)?
+                .write_to(&mut w)
+                .and_then(|()| w.flush())
+                .context("writing manifests")?;
+            return Ok(());
+        }
         OutputFormat::Json => {
             let r = renderer.render(&user, &opts)?;
             let objs: Vec<serde_json::Map<String, serde_json::Value>> =
