@@ -657,7 +657,7 @@ impl TextOutput {
             w.doc(&name, &data)?;
         }
         for m in std::mem::take(&mut self.sorted.manifests) {
-            w.doc(&m.path, &m.content)?;
+            w.doc(&m.path, m.content())?;
         }
         // `strings.TrimSpace` of the manifests (they start with `---`), then a newline.
         w.trim();
@@ -665,7 +665,7 @@ impl TextOutput {
         if !self.no_hooks {
             for h in std::mem::take(&mut self.sorted.hooks) {
                 if !self.hook_skipped(&h) {
-                    w.doc(&h.path, &h.content)?;
+                    w.doc(&h.path, h.content())?;
                 }
             }
         }
@@ -690,12 +690,12 @@ impl TextOutput {
             }
         }
         for m in &self.sorted.manifests {
-            documents.push(doc(&m.path, &m.content, Some(&m.value)));
+            documents.push(doc(&m.path, m.content(), Some(&m.value)));
         }
         if !self.no_hooks {
             for h in &self.sorted.hooks {
                 if !self.hook_skipped(h) {
-                    documents.push(doc(&h.path, &h.content, Some(&h.value)));
+                    documents.push(doc(&h.path, h.content(), Some(&h.value)));
                 }
             }
         }

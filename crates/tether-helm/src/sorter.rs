@@ -2,6 +2,8 @@
 //! each parsed for its head, manifests sorted by file path then by install order of kind, hooks after
 //! them, `# Source:` headers.
 
+use std::sync::Arc;
+
 use tether_gotmpl::Value;
 
 use crate::Error;
@@ -86,19 +88,31 @@ fn next_separator(s: &str, from: usize) -> Option<(usize, usize)> {
 
 /// `releaseutil.SplitManifests`, in order.
 pub fn split_manifests(big: &str) -> Vec<String> {
+    split_ranges(big)
+        .into_iter()
+        .map(|r| big[r].to_string())
+        .collect()
+}
+
+/// [`split_manifests`] as byte ranges of `big`.
+fn split_ranges(big: &str) -> Vec<std::ops::Range<usize>> {
     let s = big.trim();
+    let base = s.as_ptr() as usize - big.as_ptr() as usize;
     let mut out = Vec::new();
-    let mut push = |d: &str| {
+    let mut push = |from: usize, to: usize| {
+        let d = &s[from..to];
         if !d.is_empty() {
-            out.push(d.trim().to_string());
+            let t = d.trim();
+            let start = base + from + (t.as_ptr() as usize - d.as_ptr() as usize);
+            out.push(start..start + t.len());
         }
     };
     let mut last = 0;
     while let Some((start, end)) = next_separator(s, last) {
-        push(&s[last..start]);
+        push(last, start);
         last = end;
     }
-    push(&s[last..]);
+    push(last, s.len());
     out
 }
 
@@ -106,9 +120,11 @@ pub fn split_manifests(big: &str) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Manifest {
     /// Template path, e.g. `chart/templates/deploy.yaml`.
-    pub path: String,
-    /// Document text (trimmed).
-    pub content: String,
+    pub path: Arc<str>,
+    /// The template's whole output; the document is `file[range]`, so the documents of a file share
+    /// one copy of its text.
+    file: Arc<String>,
+    range: std::ops::Range<usize>,
     pub kind: String,
     /// Parsed document (`Nil` for comment-only documents).
     pub value: Value,
@@ -233,6 +249,13 @@ pub struct Sorted {
     pub hooks: Vec<Manifest>,
 }
 
+impl Manifest {
+    /// The document's text (trimmed).
+    pub fn content(&self) -> &str {
+        &self.file[self.range.clone()]
+    }
+}
+
 fn kind_rank(k: &str) -> Option<usize> {
     INSTALL_ORDER.iter().position(|x| *x == k)
 }
@@ -263,29 +286,31 @@ pub fn sort_manifests_with(
 ) -> Result<Sorted, Error> {
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Sorted::default();
-    // Each file's text is dropped once split, so the output is not held twice.
+    // The documents point into their file's text: the output is held once.
     for (path, content) in files {
-        let path = &path;
-        let base = path.rsplit('/').next().unwrap_or(path);
+        let base = path.rsplit('/').next().unwrap_or(&path);
         if base.starts_with('_') || content.trim().is_empty() {
             continue;
         }
-        for doc in split_manifests(&content) {
+        let (path, file): (Arc<str>, _) = (path.into(), Arc::new(content));
+        for range in split_ranges(&file) {
+            let doc = &file[range.clone()];
             // Without values, most documents' heads are read without the full YAML parser.
             let fast = if values {
                 None
             } else {
-                crate::head::fast_head(&doc)
+                crate::head::fast_head(doc)
             };
             let (value, kind, hook) = match fast {
                 Some((kind, hook)) => (Value::Nil, kind, hook),
-                None => parse_head(path, &doc, values)?,
+                None => parse_head(&path, doc, values)?,
             };
             let value = if values { value } else { Value::Nil };
             let Some(hook) = hook else {
                 out.manifests.push(Manifest {
                     path: path.clone(),
-                    content: doc,
+                    file: file.clone(),
+                    range,
                     kind,
                     value,
                     hook_events: Vec::new(),
@@ -311,7 +336,8 @@ pub fn sort_manifests_with(
             }
             out.hooks.push(Manifest {
                 path: path.clone(),
-                content: doc,
+                file: file.clone(),
+                range,
                 kind,
                 value,
                 hook_events: events,
@@ -385,7 +411,7 @@ mod tests {
         let kinds: Vec<_> = s
             .manifests
             .iter()
-            .map(|m| (m.path.as_str(), m.kind.as_str()))
+            .map(|m| (&*m.path, m.kind.as_str()))
             .collect();
         assert_eq!(
             kinds,
