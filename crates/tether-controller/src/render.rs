@@ -3,6 +3,7 @@
 //! (plain directory and Jsonnet, Kustomize with `source.kustomize`, Helm charts with
 //! `source.helm` through tether-helm).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,6 +21,78 @@ use crate::backend::{Rendered, Renderer};
 pub struct GitRenderer {
     cache: Arc<RepoCache>,
     kustomize: Option<crate::settings::SharedKustomizeOptions>,
+    /// The threads that render (see [`RenderPool`]).
+    pool: Arc<RenderPool>,
+    /// Revisions being resolved, by repository URL and revision: a caller asking for one that
+    /// is in flight waits for that result (as tether-git shares a fetch among the callers
+    /// waiting for it) instead of holding a blocking-pool thread of its own.
+    resolving: Arc<std::sync::Mutex<HashMap<(String, String), Resolving>>>,
+}
+
+type Resolving = Arc<tokio::sync::OnceCell<Result<String, String>>>;
+
+/// Render threads: the CPUs, at least 2.
+fn render_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A few threads of their own for rendering (checkout, YAML, Kustomize, Helm). On tokio's
+/// blocking pool the 30 status and operation processors of a cold start made the pool grow to
+/// 30 threads, every one of which rendered at some point; glibc gives each thread a malloc
+/// arena and an arena keeps what was freed in it (about 7 MiB each, measured with 500 apps). The
+/// Git fetches before rendering stay on the blocking pool, one per repository and revision in
+/// flight ([`GitRenderer::resolve`]).
+struct RenderPool {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl RenderPool {
+    fn new(threads: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("tether-render-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            // The renderer is gone.
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!("starting a render thread: {e}");
+            }
+        }
+        Self { jobs }
+    }
+
+    /// Runs `f` on a render thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                // A panic drops `tx` (the caller's error below) and keeps the thread.
+                if let Ok(v) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                    let _ = tx.send(v);
+                }
+            }))
+            .map_err(|_| "render task failed: no render thread".to_owned())?;
+        rx.await
+            .map_err(|_| "render task failed: the render panicked".to_owned())
+    }
 }
 
 impl GitRenderer {
@@ -27,6 +100,8 @@ impl GitRenderer {
         Self {
             cache,
             kustomize: None,
+            pool: Arc::new(RenderPool::new(render_threads())),
+            resolving: Arc::default(),
         }
     }
 
@@ -35,6 +110,39 @@ impl GitRenderer {
     pub fn with_kustomize_options(mut self, o: crate::settings::SharedKustomizeOptions) -> Self {
         self.kustomize = Some(o);
         self
+    }
+
+    /// Resolves a revision on the blocking pool, sharing a resolution in flight.
+    async fn resolve(&self, url: &str, rev: &str) -> Result<String, String> {
+        let key = (url.to_owned(), rev.to_owned());
+        let lock = || {
+            self.resolving
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let cell = lock().entry(key.clone()).or_default().clone();
+        let result = cell
+            .get_or_init(|| {
+                let cache = self.cache.clone();
+                let (url, rev) = key.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || {
+                        cache
+                            .resolve(&Source::new(&url), &rev)
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("render task failed: {e}")))
+                }
+            })
+            .await
+            .clone();
+        // The next caller resolves afresh.
+        let mut m = lock();
+        if m.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            m.remove(&key);
+        }
+        result
     }
 
     /// Resolves and renders one source (blocking).
@@ -283,31 +391,56 @@ impl Renderer for GitRenderer {
                     .clone()
             }),
         };
-        tokio::task::spawn_blocking(move || {
-            let mut out = Rendered::default();
-            for (i, s) in sources.iter().enumerate() {
-                let rev = revisions
-                    .as_ref()
-                    .and_then(|r| r.get(i))
-                    .map(String::as_str);
-                if s.ref_.is_some() && s.path.is_none() {
-                    // A `ref` source only provides files to others.
-                    let git = Source::new(&s.repo_url);
-                    let commit = cache
-                        .resolve(&git, rev.or(s.target_revision.as_deref()).unwrap_or("HEAD"))
-                        .map_err(|e| e.to_string())?;
-                    out.revisions.push(commit);
-                    out.source_types.push(String::new());
-                    continue;
-                }
-                let (objs, commit, ty) = Self::render_source(&cache, s, rev, &ctx)?;
-                out.objects.extend(objs);
-                out.revisions.push(commit);
-                out.source_types.push(ty);
+        // First the Git side: each source's revision resolved (fetching), in order, up to the
+        // first failure (which the render below meets again and reports where it always did).
+        let mut resolved: Vec<String> = Vec::new();
+        for (i, s) in sources.iter().enumerate() {
+            let rev = revisions
+                .as_ref()
+                .and_then(|r| r.get(i))
+                .map(String::as_str);
+            let rev = if s.ref_.is_some() && s.path.is_none() {
+                rev.or(s.target_revision.as_deref()).unwrap_or("HEAD")
+            } else if s.chart.is_some() {
+                break;
+            } else {
+                rev.or(s.target_revision.as_deref())
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or("HEAD")
+            };
+            match self.resolve(&s.repo_url, rev).await {
+                Ok(commit) => resolved.push(commit),
+                Err(_) => break,
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| format!("render task failed: {e}"))?
+        }
+        // Then the render at those commits (a full SHA resolves without network access).
+        self.pool
+            .run(move || {
+                let mut out = Rendered::default();
+                for (i, s) in sources.iter().enumerate() {
+                    let rev = resolved.get(i).map(String::as_str).or_else(|| {
+                        revisions
+                            .as_ref()
+                            .and_then(|r| r.get(i))
+                            .map(String::as_str)
+                    });
+                    if s.ref_.is_some() && s.path.is_none() {
+                        // A `ref` source only provides files to others.
+                        let git = Source::new(&s.repo_url);
+                        let commit = cache
+                            .resolve(&git, rev.or(s.target_revision.as_deref()).unwrap_or("HEAD"))
+                            .map_err(|e| e.to_string())?;
+                        out.revisions.push(commit);
+                        out.source_types.push(String::new());
+                        continue;
+                    }
+                    let (objs, commit, ty) = Self::render_source(&cache, s, rev, &ctx)?;
+                    out.objects.extend(objs);
+                    out.revisions.push(commit);
+                    out.source_types.push(ty);
+                }
+                Ok(out)
+            })
+            .await?
     }
 }
