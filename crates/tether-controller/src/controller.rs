@@ -1105,6 +1105,14 @@ impl Controller {
                 let orphaned = self.orphaned(&app, &project);
                 let images = images(&rendered.objects);
                 let sources: Vec<_> = app.spec.sources.clone();
+                // Kept before the status shows the result, so that a client that sees the new
+                // sync status (`app diff`) reads this comparison, not the previous one.
+                let manifests = serde_json::to_string(&rendered.objects).ok();
+                let cmp = cmp.without_objects();
+                self.with_entry(name, |e| {
+                    e.manifests = manifests.map(String::into_boxed_str);
+                    e.comparison = Some(cmp.clone());
+                });
                 self.set_status(name, |s| {
                     let multi = !sources.is_empty();
                     s.sync = Some(SyncStatus {
@@ -1194,12 +1202,7 @@ impl Controller {
                     s.observed_at = Some(t);
                     s.controller_namespace = Some(self.inner.settings.control_namespace.clone());
                 });
-                let manifests = serde_json::to_string(&rendered.objects).ok();
                 drop(rendered);
-                self.with_entry(name, |e| {
-                    e.manifests = manifests.map(String::into_boxed_str);
-                    e.comparison = Some(cmp.without_objects());
-                });
                 self.schedule(name, false);
                 true
             }
