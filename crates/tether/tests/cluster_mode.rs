@@ -545,3 +545,109 @@ async fn argocd_secret_webhook_secret_and_argocd_cm_kustomize_build_options() {
     );
     assert!(!run.log().contains(secret), "{}", run.log());
 }
+
+/// The demo (scripts/demo) as the README runs it: examples/gitops/repo served over Git, the
+/// app-of-apps root examples/gitops/root.yaml applied in the control namespace. The root syncs
+/// the AppProject and the four example Applications; the automated ones come up Synced and
+/// Healthy (sync waves and hooks, a Helm chart, a plain directory), the manual one waits. Then
+/// the demo's walkthrough: one push bumps an image and removes an app's file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_root_brings_up_every_example_app() {
+    install_crds().await;
+    let ns = tether_testenv::namespace().await;
+    let git = GitServer::start().unwrap();
+    let repo = git.create_repo("demo").unwrap();
+    let url = git.url("demo");
+    let rev = seed_examples(&repo, &url);
+    let root = std::fs::read_to_string(examples_dir().join("gitops/root.yaml")).unwrap();
+    assert_eq!(root.matches("namespace: argocd").count(), 2, "{root}");
+    let argo = Argo::new(&ns);
+    argo.apply(
+        &root
+            .replace("@REPO@", &url)
+            .replace("namespace: argocd", &format!("namespace: {}", ns.name())),
+    )
+    .await;
+    let mut run = Run::start_temp(Mode::Cluster(ns.name()));
+
+    let r = argo
+        .wait(&mut run, "demo-root", "root Synced and Healthy", |x| {
+            synced_at(&rev)(x) && s(x, "/status/health/status") == "Healthy"
+        })
+        .await;
+    let mut synced: Vec<String> = r["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{}/{}", s(x, "/kind"), s(x, "/name")))
+        .collect();
+    synced.sort();
+    assert_eq!(
+        synced,
+        [
+            "AppProject/demo",
+            "Application/guestbook",
+            "Application/hello-helm",
+            "Application/kustomize-demo",
+            "Application/waves"
+        ],
+        "{r:#}"
+    );
+    for name in ["guestbook", "waves", "hello-helm"] {
+        argo.wait(&mut run, name, "Synced and Healthy", |x| {
+            synced_at(&rev)(x) && s(x, "/status/health/status") == "Healthy"
+        })
+        .await;
+    }
+    // The waves app ran its PreSync and PostSync hooks.
+    let waves = argo.get("waves").await.unwrap();
+    let hooks: Vec<&str> = waves["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["hookType"].as_str())
+        .collect();
+    assert!(
+        hooks.contains(&"PreSync") && hooks.contains(&"PostSync"),
+        "{waves:#}"
+    );
+    // kustomize-demo has no automated policy: compared, not synced.
+    let k = argo
+        .wait(&mut run, "kustomize-demo", "compared", |x| {
+            s(x, "/status/sync/status") == "OutOfSync"
+        })
+        .await;
+    assert_eq!(s(&k, "/status/sourceType"), "Kustomize", "{k:#}");
+
+    // The walkthrough the demo prints: bump the guestbook image and drop an app, in one push.
+    let deployment = "guestbook/deployment.yaml";
+    let text = std::fs::read_to_string(examples_dir().join("gitops/repo").join(deployment))
+        .unwrap()
+        .replace("ks-guestbook-demo:0.2", "ks-guestbook-demo:0.3");
+    repo.write(deployment, &text).unwrap();
+    repo.remove("apps/kustomize-demo.yaml").unwrap();
+    let rev2 = repo
+        .commit_and_push("bump guestbook, drop kustomize-demo")
+        .unwrap();
+    argo.wait(
+        &mut run,
+        "guestbook",
+        "Synced at the bump",
+        synced_at(&rev2),
+    )
+    .await;
+    wait_for("kustomize-demo pruned by the root", async || {
+        argo.get("kustomize-demo").await.is_none().then_some(())
+    })
+    .await;
+    let client = tether_testenv::client().await;
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client, "demo-guestbook");
+    let image = wait_for("the new image live", async || {
+        let d = deployments.get("guestbook-ui").await.ok()?;
+        let image = d.spec?.template.spec?.containers[0].image.clone()?;
+        image.ends_with(":0.3").then_some(image)
+    })
+    .await;
+    assert_eq!(image, "gcr.io/heptio-images/ks-guestbook-demo:0.3");
+}

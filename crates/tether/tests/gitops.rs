@@ -11,7 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use tether_gitserver::{GitServer, Repo};
+use tether_gitserver::GitServer;
 
 /// `tether run --apps DIR` on a directory of Applications the test writes.
 struct FileRun {
@@ -390,35 +390,12 @@ async fn manual_sync_history_and_rollback_through_the_cli() {
 }
 
 /// Copies `examples/gitops/repo` into the served repository.
-fn seed_examples(repo: &Repo) -> String {
-    fn walk(dir: &std::path::Path, rel: &str, repo: &Repo) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let rel = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            if e.file_type().unwrap().is_dir() {
-                walk(&e.path(), &rel, repo);
-            } else {
-                repo.write(&rel, &std::fs::read_to_string(e.path()).unwrap())
-                    .unwrap();
-            }
-        }
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gitops/repo");
-    walk(&root, "", repo);
-    repo.commit_and_push("examples").unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_examples_sync_waves_hooks_and_a_helm_chart() {
     let ns = tether_testenv::namespace().await;
     let git = GitServer::start().unwrap();
     let repo = git.create_repo("examples").unwrap();
-    let rev = seed_examples(&repo);
+    let rev = seed_examples(&repo, &git.url("examples"));
     let waves = unique(ns.name(), "waves");
     let helm = unique(ns.name(), "hello");
     let run = FileRun::start(apps_dir());

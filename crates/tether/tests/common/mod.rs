@@ -335,6 +335,35 @@ pub fn seed(repo: &Repo, files: &[(&str, String)]) -> String {
     repo.commit_and_push("seed").unwrap()
 }
 
+/// Pushes examples/gitops/repo (the demo's repository) as one commit, with `@REPO@` in the
+/// demo's Application files replaced by `url`, as scripts/demo does; its SHA.
+pub fn seed_examples(repo: &Repo, url: &str) -> String {
+    fn walk(dir: &Path, rel: &str, repo: &Repo, url: &str) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), &rel, repo, url);
+            } else {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                repo.write(&rel, &text.replace("@REPO@", url)).unwrap();
+            }
+        }
+    }
+    walk(&examples_dir().join("gitops/repo"), "", repo, url);
+    repo.commit_and_push("examples").unwrap()
+}
+
+/// The repository's examples/ directory.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
 /// App names are the tracking key: unique per test so parallel tests never share objects.
 pub fn unique(ns: &str, base: &str) -> String {
     let suffix = ns.rsplit('-').next().unwrap_or("x");
