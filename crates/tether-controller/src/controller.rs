@@ -360,7 +360,8 @@ impl Controller {
                     && !e.removed
                     && (d.app.operation.is_none() || d.app.operation == e.app.operation);
                 // `operationState.phase: Terminating` (as Argo CD's API server writes it)
-                // stops the running operation (that one only: the event may be late).
+                // stops the running operation (that one only: the event may be late), or
+                // ends one a sync window holds, as `terminate` does.
                 let terminating = d
                     .app
                     .status
@@ -369,8 +370,17 @@ impl Controller {
                     .is_some_and(|o| {
                         o.phase == "Terminating" && e.app.operation.as_ref() == Some(&o.operation)
                     });
-                if terminating && let Some(c) = &e.op_cancel {
-                    c.cancel();
+                if terminating {
+                    match &e.op_cancel {
+                        Some(c) => c.cancel(),
+                        None => {
+                            // `terminate` takes the lock this caller holds: after it.
+                            let (c, n) = (self.clone(), name.clone());
+                            tokio::spawn(async move {
+                                let _ = c.terminate(&n);
+                            });
+                        }
+                    }
                 }
                 e.app.metadata = d.app.metadata;
                 e.app.spec = d.app.spec;

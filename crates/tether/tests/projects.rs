@@ -364,6 +364,37 @@ async fn cluster_mode_sync_windows_and_project_destinations() {
     );
     assert!(a.get("operation").is_none_or(|o| o.is_null()), "{a:#}");
     assert!(cm_value(&ns, "windowed").await.is_none());
+    // The same through the resource, as Argo CD's API server terminates: it writes
+    // `status.operationState.phase: Terminating`.
+    argo.patch(
+        &app,
+        json!({"operation": {"sync": {"revision": rev}, "initiatedBy": {"username": "kubectl"}}}),
+    )
+    .await;
+    argo.wait(&mut run, &app, "the second sync held", |a| {
+        s(a, "/status/operationState/phase") == "Running"
+            && s(a, "/status/operationState/message").starts_with("Sync operation blocked")
+    })
+    .await;
+    argo.patch(
+        &app,
+        json!({"status": {"operationState": {"phase": "Terminating"}}}),
+    )
+    .await;
+    let a = argo
+        .wait(
+            &mut run,
+            &app,
+            "the held sync terminated by the resource",
+            |a| s(a, "/status/operationState/phase") == "Failed",
+        )
+        .await;
+    assert_eq!(
+        s(&a, "/status/operationState/message"),
+        "Operation terminated"
+    );
+    assert!(a.get("operation").is_none_or(|o| o.is_null()), "{a:#}");
+    assert!(cm_value(&ns, "windowed").await.is_none());
     // The window is removed from the AppProject resource.
     argo.apply(&with_ns(project(&proj, &base))).await;
     let a = argo
