@@ -16,7 +16,8 @@
 //! | `DELETE /api/v1/applications/{name}?cascade=true` | delete (cascade deletes live objects) |
 //! | `GET /api/v1/projects`, `GET /api/v1/projects/{name}` | AppProjects |
 //!
-//! `PUT …/spec` (`app set`) is in [`crate::edit`].
+//! `PUT …/spec` (`app set`) is in [`crate::edit`]; `GET /api/v1/settings` (kustomize build
+//! options) in [`crate::settings::router`].
 //!
 //! Errors are `{"error": "..."}` with 404 (unknown app), 409 (operation in progress) or 400.
 

@@ -151,7 +151,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     }
     let controller = Controller::new(
         opts.settings.clone(),
-        Arc::new(GitRenderer::new(cache.clone()).with_kustomize_options(kustomize)),
+        Arc::new(GitRenderer::new(cache.clone()).with_kustomize_options(kustomize.clone())),
         cluster,
         Some(writer),
     );
@@ -172,6 +172,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     };
     let app_router = crate::api::router(controller.clone(), ready.clone())
         .merge(crate::edit::router(controller.clone(), spec_writer))
+        .merge(crate::settings::router(kustomize))
         .merge(tether_source::router_shared(hook_config, lister, hook_tx));
     let c = controller.clone();
     tokio::spawn(async move {

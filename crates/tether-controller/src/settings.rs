@@ -150,12 +150,54 @@ impl KustomizeBuildOptions {
         }
         Ok(o)
     }
+
+    /// The options as `kustomize build` flags, which [`KustomizeBuildOptions::parse`] reads back.
+    pub fn to_flags(&self) -> String {
+        let mut flags = Vec::new();
+        if self.enable_helm {
+            flags.push("--enable-helm");
+        }
+        if self.load_restrictor_none {
+            flags.push("--load-restrictor LoadRestrictionsNone");
+        }
+        flags.join(" ")
+    }
 }
 
 /// The kustomize build options renders use, replaced while `tether run` runs (cluster mode:
 /// on an `argocd-cm` edit). An unreadable value is kept as its error, which kustomize sources
 /// then report as a `ComparisonError`.
 pub type SharedKustomizeOptions = Arc<RwLock<Result<KustomizeBuildOptions, String>>>;
+
+/// Calls `apply` with the object named `name` in `namespace` on every change (`None` when it
+/// is deleted or absent), as Argo CD's settings manager watches its ConfigMap and Secret. Runs
+/// until the process ends; watch errors are logged and the watch goes on.
+async fn follow_object<K>(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+    mut apply: impl FnMut(Option<K>),
+) where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client, namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = watcher::watcher(api, config).boxed();
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(Event::Apply(o) | Event::InitApply(o)) => apply(Some(o)),
+            Ok(Event::Delete(_)) => apply(None),
+            Ok(Event::Init | Event::InitDone) => {}
+            Err(e) => tracing::warn!("watching {name}: {e}"),
+        }
+    }
+}
 
 /// Cluster mode: keeps `shared` matched to `argocd-secret`'s `webhook.*` keys in `namespace`
 /// (no Secret: no secrets, as in Argo CD). Runs until the process ends.
@@ -164,34 +206,28 @@ pub async fn follow_argocd_secret(
     namespace: String,
     shared: SharedWebhookConfig,
 ) {
-    let api: Api<Secret> = Api::namespaced(client, &namespace);
-    let config = watcher::Config::default().fields("metadata.name=argocd-secret");
-    let mut stream = watcher::watcher(api, config).boxed();
-    while let Some(ev) = stream.next().await {
-        let secret = match ev {
-            Ok(Event::Apply(s) | Event::InitApply(s)) => Some(s),
-            Ok(Event::Delete(_)) => None,
-            Ok(Event::Init | Event::InitDone) => continue,
-            Err(e) => {
-                tracing::warn!("watching argocd-secret: {e}");
-                continue;
+    follow_object(
+        client,
+        &namespace,
+        "argocd-secret",
+        |secret: Option<Secret>| {
+            let data = secret.as_ref().map(secret_data).unwrap_or_default();
+            for k in data.keys().filter(|k| k.starts_with("webhook.")) {
+                if !WEBHOOK_KEYS.contains(&k.as_str()) {
+                    tracing::warn!("argocd-secret: `{k}` is not supported; ignored");
+                }
             }
-        };
-        let data = secret.as_ref().map(secret_data).unwrap_or_default();
-        for k in data.keys().filter(|k| k.starts_with("webhook.")) {
-            if !WEBHOOK_KEYS.contains(&k.as_str()) {
-                tracing::warn!("argocd-secret: `{k}` is not supported; ignored");
+            let secrets = WebhookSecrets::from_argocd_secret(&data);
+            let mut c = shared
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if c.secrets != secrets {
+                tracing::info!(secrets = ?secrets, "webhook secrets from argocd-secret");
+                c.secrets = secrets;
             }
-        }
-        let secrets = WebhookSecrets::from_argocd_secret(&data);
-        let mut c = shared
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if c.secrets != secrets {
-            tracing::info!(secrets = ?secrets, "webhook secrets from argocd-secret");
-            c.secrets = secrets;
-        }
-    }
+        },
+    )
+    .await;
 }
 
 /// Cluster mode: keeps `shared` matched to `argocd-cm`'s `kustomize.buildOptions` in
@@ -201,19 +237,7 @@ pub async fn follow_argocd_cm(
     namespace: String,
     shared: SharedKustomizeOptions,
 ) {
-    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
-    let config = watcher::Config::default().fields("metadata.name=argocd-cm");
-    let mut stream = watcher::watcher(api, config).boxed();
-    while let Some(ev) = stream.next().await {
-        let cm = match ev {
-            Ok(Event::Apply(c) | Event::InitApply(c)) => Some(c),
-            Ok(Event::Delete(_)) => None,
-            Ok(Event::Init | Event::InitDone) => continue,
-            Err(e) => {
-                tracing::warn!("watching argocd-cm: {e}");
-                continue;
-            }
-        };
+    follow_object(client, &namespace, "argocd-cm", |cm: Option<ConfigMap>| {
         let value = cm
             .and_then(|c| c.data)
             .and_then(|d| d.get(KUSTOMIZE_BUILD_OPTIONS_KEY).cloned())
@@ -229,7 +253,31 @@ pub async fn follow_argocd_cm(
             tracing::info!(options = value, "kustomize build options from argocd-cm");
             *c = parsed;
         }
-    }
+    })
+    .await;
+}
+
+/// `GET /api/v1/settings`: the part of Argo CD's settings API a client renders with,
+/// `{"kustomizeOptions": {"buildOptions": "--enable-helm"}}` (`app diff --local` builds a
+/// working copy as the controller would). An unreadable `kustomize.buildOptions` is
+/// `{"kustomizeOptions": {"error": "..."}}`.
+pub fn router(kustomize: SharedKustomizeOptions) -> axum::Router {
+    axum::Router::new().route(
+        "/api/v1/settings",
+        axum::routing::get(move || {
+            let kustomize = kustomize.clone();
+            async move {
+                let options = match &*kustomize
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                {
+                    Ok(o) => serde_json::json!({"buildOptions": o.to_flags()}),
+                    Err(e) => serde_json::json!({"error": e}),
+                };
+                axum::Json(serde_json::json!({"kustomizeOptions": options}))
+            }
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -296,5 +344,12 @@ mod tests {
         );
         assert!(p("--load-restrictor").is_err());
         assert!(p("--load-restrictor LoadRestrictionsAll").is_err());
+        for (helm, none) in [(false, false), (true, false), (false, true), (true, true)] {
+            let o = KustomizeBuildOptions {
+                enable_helm: helm,
+                load_restrictor_none: none,
+            };
+            assert_eq!(p(&o.to_flags()).unwrap(), o, "{}", o.to_flags());
+        }
     }
 }

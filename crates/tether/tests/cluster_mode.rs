@@ -493,6 +493,24 @@ async fn argocd_secret_webhook_secret_and_argocd_cm_kustomize_build_options() {
         cm_value(&ns, &format!("{release}-web")).await.as_deref(),
         Some("v1")
     );
+    // `app diff --local` builds a working copy with the same options (the settings API).
+    let local = tempfile::tempdir().unwrap();
+    let write_local = |value: &str| {
+        for (p, c) in kustomize_helm_chart("kh", &release, value) {
+            let path = local.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, c).unwrap();
+        }
+    };
+    let dir = local.path().join("kh");
+    let dir = dir.to_str().unwrap();
+    write_local("v1");
+    let (code, out, err) = run.tether(&["app", "diff", &app, "--local", dir]);
+    assert_eq!(code, 0, "{out}{err}");
+    write_local("v9");
+    let (code, out, err) = run.tether(&["app", "diff", &app, "--local", dir]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("v9"), "{out}");
 
     let secret = "cluster-wh-s3cret";
     ns.api::<Secret>()

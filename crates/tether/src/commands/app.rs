@@ -443,6 +443,7 @@ fn or_default(x: &str, d: &str) -> String {
 /// multi-source app, the position (1-based) of the source it stands for.
 fn render_local(
     app: &Value,
+    settings: &Value,
     a: &DiffArgs,
     dir: &std::path::Path,
 ) -> anyhow::Result<(Vec<Value>, Option<usize>)> {
@@ -476,10 +477,19 @@ fn render_local(
     if !dir.is_dir() {
         bail!("`--local {}`: not a directory", dir.display());
     }
+    // Kustomize sources are built with the server's `kustomize.buildOptions`, as Argo CD's CLI
+    // takes them from its settings API.
+    let options = &settings["kustomizeOptions"];
+    let kustomize = match (options["buildOptions"].as_str(), options["error"].as_str()) {
+        (_, Some(e)) => Err(e.to_owned()),
+        (flags, None) => {
+            tether_controller::settings::KustomizeBuildOptions::parse(flags.unwrap_or_default())
+        }
+    };
     let ctx = tether_controller::render::AppContext {
         name: app.metadata.name.clone().unwrap_or_default(),
         namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
-        ..Default::default()
+        kustomize,
     };
     let (objects, _) = tether_controller::render::render_dir(dir, root, &source, &ctx, None)
         .map_err(|e| anyhow::anyhow!("rendering `{}`: {e}", dir.display()))?;
@@ -492,7 +502,8 @@ fn diff(c: &Client, out: &mut impl Write, a: &DiffArgs, fmt: Output) -> ExitCode
         None => c.get(&path),
         Some(dir) => c
             .get(&format!("/api/v1/applications/{}", seg(&a.name)))
-            .and_then(|app| render_local(&app, a, dir))
+            .and_then(|app| Ok((app, c.get("/api/v1/settings")?)))
+            .and_then(|(app, settings)| render_local(&app, &settings, a, dir))
             .and_then(|(objects, position)| {
                 c.post(
                     &path,
