@@ -261,16 +261,33 @@ fn kind_rank(k: &str) -> Option<usize> {
 }
 
 /// `lessByKind` as a stable sort.
+///
+/// Sorts `(rank, index)` pairs and then moves the manifests in place: a stable sort of the
+/// manifests themselves allocates a scratch copy of them (150 KB for 1331 documents).
 pub fn sort_by_kind(ms: &mut [Manifest]) {
-    ms.sort_by(|a, b| {
-        use std::cmp::Ordering;
-        match (kind_rank(&a.kind), kind_rank(&b.kind)) {
-            (None, None) => a.kind.cmp(&b.kind),
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-            (Some(x), Some(y)) => x.cmp(&y),
-        }
+    use std::cmp::Ordering;
+    // Known kinds by install order, then unknown kinds by name.
+    let unknown = INSTALL_ORDER.len();
+    let mut order: Vec<(usize, usize)> = ms
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (kind_rank(&m.kind).unwrap_or(unknown), i))
+        .collect();
+    order.sort_by(|a, b| match a.0.cmp(&b.0) {
+        Ordering::Equal if a.0 == unknown => ms[a.1].kind.cmp(&ms[b.1].kind),
+        o => o,
     });
+    // `order[i].1` is the manifest that goes to place `i`; follow each cycle of the permutation.
+    for start in 0..ms.len() {
+        let mut i = start;
+        while order[i].1 != start {
+            let from = order[i].1;
+            ms.swap(i, from);
+            order[i].1 = i;
+            i = from;
+        }
+        order[i].1 = i;
+    }
 }
 
 /// `releaseutil.SortManifests` over rendered files (path → text).
@@ -426,6 +443,44 @@ mod tests {
         );
         assert_eq!(s.hooks.len(), 1);
         assert_eq!(s.hooks[0].hook_events, ["pre-install", "test"]);
+    }
+
+    #[test]
+    fn sort_by_kind_is_the_stable_sort_by_install_order() {
+        // Every sequence of 6 kinds over a mix of known and unknown kinds, against `sort_by`.
+        let kinds = ["Service", "Zed", "Namespace", "Alpha", "Service", "Zed"];
+        let key = |k: &str| kind_rank(k).map_or((1, k.to_string()), |r| (0, format!("{r:03}")));
+        for n in 0..6u32 {
+            for seed in 0..6usize.pow(n) {
+                let picked: Vec<&str> = (0..n as usize)
+                    .map(|i| kinds[seed / 6usize.pow(i as u32) % 6])
+                    .collect();
+                let file = Arc::new(String::new());
+                let mut ms: Vec<Manifest> = picked
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| Manifest {
+                        path: i.to_string().into(),
+                        file: file.clone(),
+                        range: 0..0,
+                        kind: k.to_string(),
+                        value: Value::Nil,
+                        hook_events: Vec::new(),
+                    })
+                    .collect();
+                let mut want: Vec<(String, String)> = ms
+                    .iter()
+                    .map(|m| (m.kind.clone(), m.path.to_string()))
+                    .collect();
+                want.sort_by(|a, b| key(&a.0).cmp(&key(&b.0)));
+                sort_by_kind(&mut ms);
+                let got: Vec<(String, String)> = ms
+                    .iter()
+                    .map(|m| (m.kind.clone(), m.path.to_string()))
+                    .collect();
+                assert_eq!(got, want, "{picked:?}");
+            }
+        }
     }
 
     #[test]
