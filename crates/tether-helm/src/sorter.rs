@@ -472,7 +472,7 @@ mod tests {
                     .iter()
                     .map(|m| (m.kind.clone(), m.path.to_string()))
                     .collect();
-                want.sort_by(|a, b| key(&a.0).cmp(&key(&b.0)));
+                want.sort_by_key(|a| key(&a.0));
                 sort_by_kind(&mut ms);
                 let got: Vec<(String, String)> = ms
                     .iter()
