@@ -21,12 +21,14 @@ use kube::runtime::watcher::{self, Event};
 use tether_source::{SharedWebhookConfig, WebhookSecrets};
 
 /// The `argocd-secret` keys Tether reads (Argo CD's names).
-pub const WEBHOOK_KEYS: [&str; 6] = [
+pub const WEBHOOK_KEYS: [&str; 8] = [
     "webhook.github.secret",
     "webhook.gitlab.secret",
     "webhook.bitbucket.uuid",
     "webhook.bitbucketserver.secret",
     "webhook.gogs.secret",
+    "webhook.azuredevops.username",
+    "webhook.azuredevops.password",
     "webhook.generic.secret",
 ];
 

@@ -824,6 +824,69 @@ mod tests {
         assert!(r.refresh.is_empty() && r.carry_forward.is_empty());
     }
 
+    /// Azure DevOps' `remoteUrl` against the `repoURL` spellings Azure offers, as Argo CD's
+    /// `GetWebURLRegex` matches them: https with or without the organisation as user (in either
+    /// the payload or the app), but not the ssh form, whose host (`ssh.dev.azure.com`) and path
+    /// (`v3/ORG/PROJECT/REPO`, no `_git`) differ (argoproj/argo-cd#16854; polling covers it).
+    #[test]
+    fn azure_devops_urls_as_argo_cd() {
+        let plain = "https://dev.azure.com/contoso/platform/_git/gitops";
+        let with_user = "https://contoso@dev.azure.com/contoso/platform/_git/gitops";
+        let ssh = "git@ssh.dev.azure.com:v3/contoso/platform/gitops";
+        for remote in [plain, with_user] {
+            let web = WebUrl::parse(remote).expect("parse");
+            for ok in [
+                plain,
+                with_user,
+                "https://dev.azure.com/contoso/platform/_git/gitops.git",
+                "HTTPS://DEV.AZURE.COM/Contoso/Platform/_git/GitOps",
+                "https://build-bot@dev.azure.com/contoso/platform/_git/gitops",
+            ] {
+                assert!(web.matches(ok), "{remote}: {ok} should match");
+            }
+            for bad in [
+                ssh,
+                "ssh://git@ssh.dev.azure.com/v3/contoso/platform/gitops",
+                "https://dev.azure.com/contoso/platform/_git/gitops-infra",
+                "https://dev.azure.com/contoso/other/_git/gitops",
+                "https://dev.azure.com/fabrikam/platform/_git/gitops",
+                "https://contoso:pat@dev.azure.com/contoso/platform/_git/gitops",
+            ] {
+                assert!(!web.matches(bad), "{remote}: {bad} should not match");
+            }
+            // Nor does URL normalisation join the ssh form to the https one.
+            assert!(!repo_matches(ssh, &normalize_url(remote), Some(&web)));
+        }
+        // A project name with a space is percent-encoded in `remoteUrl` and in the clone URL.
+        let spaced =
+            WebUrl::parse("https://dev.azure.com/contoso/My%20Project/_git/gitops").expect("parse");
+        assert!(spaced.matches("https://contoso@dev.azure.com/contoso/My%20Project/_git/gitops"));
+        // The older visualstudio.com host works the same way.
+        let vs = WebUrl::parse(
+            "https://contoso.visualstudio.com/DefaultCollection/platform/_git/gitops",
+        )
+        .expect("parse");
+        assert!(vs.matches(
+            "https://contoso.visualstudio.com/DefaultCollection/platform/_git/gitops.git"
+        ));
+        assert!(!vs.matches("contoso@vs-ssh.visualstudio.com:v3/contoso/platform/gitops"));
+
+        // Through `affected_apps`, with a push as the Azure DevOps payload gives it.
+        let apps = vec![
+            app("plain", plain, Some("main"), "apps/api", None),
+            app("with-user", with_user, Some("HEAD"), "apps/web", None),
+            app("over-ssh", ssh, Some("main"), "apps/db", None),
+        ];
+        let r = affected_apps(&push(with_user, "main", true, &[]), &apps);
+        assert_eq!(r.names(), vec!["plain", "with-user"]);
+        let r = affected_apps(&push(plain, "main", false, &[]), &apps);
+        assert_eq!(
+            r.names(),
+            vec!["plain"],
+            "HEAD apps need the default branch"
+        );
+    }
+
     #[test]
     fn poller_events_map_to_apps() {
         let url = "https://github.com/org/repo";

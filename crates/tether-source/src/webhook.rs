@@ -3,7 +3,8 @@
 //! [`router`] returns an axum [`Router`] serving [`WEBHOOK_PATH`]; the Tether server merges it into
 //! its own. A request is handled in this order:
 //!
-//! 1. **Provider**, from the headers: `X-Tether-Event` (generic form), `X-Forgejo-Event`,
+//! 1. **Provider**, from the headers (names are case-insensitive): `X-Tether-Event` (generic
+//!    form), `X-Vss-ActivityId` (Azure DevOps, checked first as in Argo CD), `X-Forgejo-Event`,
 //!    `X-Gitea-Event`, `X-Gogs-Event` (checked before GitHub's: Gitea also sends GitHub headers),
 //!    `X-GitHub-Event`, `X-Gitlab-Event`, `X-Hook-UUID` (Bitbucket Cloud), `X-Event-Key`
 //!    (Bitbucket Server). Anything else: 400.
@@ -20,11 +21,24 @@
 //!    | Bitbucket Cloud | `webhook.bitbucket.uuid` | `X-Hook-UUID` equals the webhook's UUID |
 //!    | Bitbucket Server | `webhook.bitbucketserver.secret` | `X-Hub-Signature: sha256=<hex>` |
 //!    | Gogs, Gitea, Forgejo | `webhook.gogs.secret` | `X-Gogs-Signature` / `X-Gitea-Signature` / `X-Forgejo-Signature: <hex>` |
+//!    | Azure DevOps | `webhook.azuredevops.username`, `webhook.azuredevops.password` | `Authorization: Basic <base64(username:password)>` (either key set requires both to match) |
 //!    | generic (Tether) | `webhook.generic.secret` | `X-Tether-Signature-256: sha256=<hex>`; **required** |
 //!
 //! 4. **Event**: pushes (GitHub `push`, GitLab `Push Hook`/`Tag Push Hook`/`System Hook`, Bitbucket
-//!    `repo:push`/`repo:refs_changed`, Gitea-family `push`, generic `push`) are parsed into a
-//!    [`Push`]; pings (GitHub `ping`, Bitbucket Server `diagnostics:ping`) get 200; other events 400.
+//!    `repo:push`/`repo:refs_changed`, Gitea-family `push`, Azure DevOps `git.push` (the payload's
+//!    `eventType`), generic `push`) are parsed into a [`Push`]; pings (GitHub `ping`, Bitbucket
+//!    Server `diagnostics:ping`) get 200; Azure DevOps `git.pullrequest.created`/`updated`/`merged`
+//!    and `build.complete` get 200 and are ignored (Argo CD parses them and ignores them); other
+//!    events 400.
+//!
+//!    Azure DevOps (`git.push`): the repository is `resource.repository.remoteUrl` (the only URL
+//!    Argo CD reads), the revision `resource.refUpdates[0].name`, before/after its
+//!    `oldObjectId`/`newObjectId`; the push touched the default branch when that ref equals
+//!    `resource.repository.defaultBranch`. The payload lists no changed files, so every app on the
+//!    repository and revision refreshes. `remoteUrl` (`https://dev.azure.com/ORG/PROJECT/_git/REPO`,
+//!    with or without `ORG@`) matches https `repoURL`s with or without the user; like Argo CD
+//!    (argoproj/argo-cd#16854), ssh `repoURL`s (`git@ssh.dev.azure.com:v3/ORG/PROJECT/REPO`) do
+//!    not match, and such apps are picked up by polling.
 //! 5. **Matching** against the current Applications ([`crate::matching`]); the outcome goes to the
 //!    channel as a [`WebhookEvent`]. A full channel gets 503, as Argo CD's full queue does.
 //!
@@ -89,6 +103,10 @@ pub struct WebhookSecrets {
     pub bitbucket_server: Option<String>,
     /// `webhook.gogs.secret` (Gogs, Gitea and Forgejo).
     pub gogs: Option<String>,
+    /// `webhook.azuredevops.username` (HTTP basic auth of Azure DevOps service hooks).
+    pub azure_devops_username: Option<String>,
+    /// `webhook.azuredevops.password`.
+    pub azure_devops_password: Option<String>,
     /// `webhook.generic.secret` (Tether's generic form; without it the form is refused).
     pub generic: Option<String>,
 }
@@ -102,6 +120,8 @@ impl std::fmt::Debug for WebhookSecrets {
             .field("bitbucket_uuid", &set(&self.bitbucket_uuid))
             .field("bitbucket_server", &set(&self.bitbucket_server))
             .field("gogs", &set(&self.gogs))
+            .field("azure_devops_username", &set(&self.azure_devops_username))
+            .field("azure_devops_password", &set(&self.azure_devops_password))
             .field("generic", &set(&self.generic))
             .finish()
     }
@@ -118,6 +138,8 @@ impl WebhookSecrets {
             bitbucket_uuid: get("webhook.bitbucket.uuid"),
             bitbucket_server: get("webhook.bitbucketserver.secret"),
             gogs: get("webhook.gogs.secret"),
+            azure_devops_username: get("webhook.azuredevops.username"),
+            azure_devops_password: get("webhook.azuredevops.password"),
             generic: get("webhook.generic.secret"),
         }
     }
@@ -162,6 +184,7 @@ pub enum Provider {
     Gogs,
     Gitea,
     Forgejo,
+    AzureDevOps,
     Generic,
 }
 
@@ -252,6 +275,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 fn provider(headers: &HeaderMap) -> Option<(Provider, String)> {
     let order = [
         ("x-tether-event", Provider::Generic),
+        ("x-vss-activityid", Provider::AzureDevOps),
         ("x-forgejo-event", Provider::Forgejo),
         ("x-gitea-event", Provider::Gitea),
         ("x-gogs-event", Provider::Gogs),
@@ -264,6 +288,8 @@ fn provider(headers: &HeaderMap) -> Option<(Provider, String)> {
         header(headers, h).map(|_| {
             let event = match p {
                 Provider::BitbucketCloud => header(headers, "x-event-key").unwrap_or_default(),
+                // Azure DevOps names the event in the payload (`eventType`).
+                Provider::AzureDevOps => "",
                 _ => header(headers, h).unwrap_or_default(),
             };
             (*p, event.to_owned())
@@ -313,6 +339,38 @@ fn token_ok(secret: &str, given: Option<&str>) -> bool {
     given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(secret.as_bytes())))
 }
 
+/// The user name and password of an `Authorization: Basic` header (Go's `Request.BasicAuth`: the
+/// scheme is case-insensitive, the credentials are standard base64 of `user:password`, split at
+/// the first `:`).
+fn basic_auth(headers: &HeaderMap) -> Option<(Vec<u8>, Vec<u8>)> {
+    use base64::Engine as _;
+    let value = header(headers, "authorization")?;
+    let (scheme, encoded) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case("basic ") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+/// Azure DevOps' basic auth: with neither key set every request passes (as in Argo CD); with
+/// either set, the request's user name and password must both equal the configured ones (an
+/// unset one counts as empty). Both are compared in constant time, and both always are.
+fn basic_auth_ok(username: Option<&str>, password: Option<&str>, headers: &HeaderMap) -> bool {
+    if username.is_none() && password.is_none() {
+        return true;
+    }
+    let Some((user, pass)) = basic_auth(headers) else {
+        return false;
+    };
+    let user_ok = user.ct_eq(username.unwrap_or_default().as_bytes());
+    let pass_ok = pass.ct_eq(password.unwrap_or_default().as_bytes());
+    bool::from(user_ok & pass_ok)
+}
+
 fn authenticate(
     provider: Provider,
     secrets: &WebhookSecrets,
@@ -355,6 +413,11 @@ fn authenticate(
                 hmac_ok(s, body, sig, "")
             })
         }
+        Provider::AzureDevOps => basic_auth_ok(
+            secrets.azure_devops_username.as_deref(),
+            secrets.azure_devops_password.as_deref(),
+            headers,
+        ),
         Provider::Generic => match secrets.generic.as_deref() {
             Some(s) => hmac_ok(
                 s,
@@ -372,6 +435,11 @@ fn authenticate(
     };
     if ok {
         Ok(())
+    } else if provider == Provider::AzureDevOps {
+        Err(reject(
+            StatusCode::UNAUTHORIZED,
+            "AzureDevOps webhook: missing or invalid basic auth credentials",
+        ))
     } else {
         Err(reject(
             StatusCode::UNAUTHORIZED,
@@ -395,9 +463,20 @@ async fn handle_inner(
         .clone();
     let body = read_body(headers, body, config.max_payload_bytes).await?;
     authenticate(provider, &config.secrets, headers, &body)?;
+    // Azure DevOps names the event in the payload; the others in a header.
+    let (event, parsed) = if provider == Provider::AzureDevOps {
+        let v = json(&body)?;
+        let event = required(&v, &["eventType"])
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?
+            .to_owned();
+        (event, Some(v))
+    } else {
+        (event, None)
+    };
     let kind = classify(provider, &event);
     let hard = match kind {
         Kind::Ping => return Ok("pong"),
+        Kind::Ignored => return Ok("ignored"),
         Kind::Other => {
             return Err(reject(
                 StatusCode::BAD_REQUEST,
@@ -406,12 +485,10 @@ async fn handle_inner(
         }
         Kind::Push => false,
     };
-    let payload: Value = serde_json::from_slice(&body).map_err(|e| {
-        reject(
-            StatusCode::BAD_REQUEST,
-            format!("payload is not valid JSON: {e}"),
-        )
-    })?;
+    let payload = match parsed {
+        Some(v) => v,
+        None => json(&body)?,
+    };
     let (push, hard) =
         parse_push(provider, &payload, hard).map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
     let Some(push) = push else {
@@ -449,9 +526,20 @@ async fn handle_inner(
     Ok("")
 }
 
+fn json(body: &[u8]) -> Result<Value, Reject> {
+    serde_json::from_slice(body).map_err(|e| {
+        reject(
+            StatusCode::BAD_REQUEST,
+            format!("payload is not valid JSON: {e}"),
+        )
+    })
+}
+
 enum Kind {
     Push,
     Ping,
+    /// Known events that carry no push (answered 200, nothing refreshed).
+    Ignored,
     Other,
 }
 
@@ -464,6 +552,14 @@ fn classify(provider: Provider, event: &str) -> Kind {
         (Provider::BitbucketServer, "repo:refs_changed") => Kind::Push,
         (Provider::BitbucketServer, "diagnostics:ping") => Kind::Ping,
         (Provider::Gogs | Provider::Gitea | Provider::Forgejo, "push") => Kind::Push,
+        (Provider::AzureDevOps, "git.push") => Kind::Push,
+        (
+            Provider::AzureDevOps,
+            "git.pullrequest.created"
+            | "git.pullrequest.updated"
+            | "git.pullrequest.merged"
+            | "build.complete",
+        ) => Kind::Ignored,
         (Provider::Generic, "push") => Kind::Push,
         _ => Kind::Other,
     }
@@ -585,6 +681,28 @@ fn parse_push(provider: Provider, v: &Value, hard: bool) -> Result<(Option<Push>
                 before: sha(str_at(change, &["fromHash"])),
                 after: sha(str_at(change, &["toHash"])),
                 touched_head: true,
+                changed_files: Vec::new(),
+            }
+        }
+        Provider::AzureDevOps => {
+            let repo = required(v, &["resource", "repository", "remoteUrl"])?.to_owned();
+            // Only the first ref update, as Argo CD; a push always has one, but do not trust it.
+            let Some(update) = at(v, &["resource", "refUpdates"])
+                .and_then(Value::as_array)
+                .and_then(|u| u.first())
+            else {
+                return Ok((None, hard));
+            };
+            let name = str_at(update, &["name"])
+                .ok_or("payload: missing string field `resource.refUpdates[0].name`")?;
+            Push {
+                repo_urls: vec![repo],
+                revision: parse_revision(name).to_owned(),
+                // `defaultBranch` is a full ref (`refs/heads/main`), like `name`.
+                touched_head: str_at(v, &["resource", "repository", "defaultBranch"]) == Some(name),
+                before: sha(str_at(update, &["oldObjectId"])),
+                after: sha(str_at(update, &["newObjectId"])),
+                // Not in the payload (Argo CD asks Azure's API when basic auth is configured).
                 changed_files: Vec::new(),
             }
         }
@@ -753,6 +871,263 @@ mod tests {
                 .err()
                 .as_deref(),
             Some("payload: missing string field `repoURL`")
+        );
+    }
+
+    /// An Azure DevOps `git.push` service-hook payload (resource version 1.0, the documented
+    /// shape), pushing `reference` of contoso/platform/gitops from `old` to `new`.
+    fn azure_push(reference: &str, old: &str, new: &str) -> Value {
+        serde_json::json!({
+            "subscriptionId": "5e3c1b5a-61c4-4b53-a2a1-0d2f7b8f4c11",
+            "notificationId": 7,
+            "id": "2f0b6f0e-3f0c-4f44-9b0a-5b8d2c1e7a90",
+            "eventType": "git.push",
+            "publisherId": "tfs",
+            "message": {
+                "text": "Ada Lovelace pushed updates to gitops:main\r\n(https://dev.azure.com/contoso/platform/_git/gitops/#version=GBmain)"
+            },
+            "resource": {
+                "commits": [{
+                    "commitId": new,
+                    "author": {"name": "Ada Lovelace", "email": "ada@contoso.com", "date": "2026-11-27T09:12:03Z"},
+                    "committer": {"name": "Ada Lovelace", "email": "ada@contoso.com", "date": "2026-11-27T09:12:03Z"},
+                    "comment": "api: bump image to 1.4.2",
+                    "url": format!("https://dev.azure.com/contoso/_apis/git/repositories/6c2b4d1e-8a8f-4f4e-9f0a-2b7c1d3e4f50/commits/{new}")
+                }],
+                "refUpdates": [{"name": reference, "oldObjectId": old, "newObjectId": new}],
+                "repository": {
+                    "id": "6c2b4d1e-8a8f-4f4e-9f0a-2b7c1d3e4f50",
+                    "name": "gitops",
+                    "url": "https://dev.azure.com/contoso/_apis/git/repositories/6c2b4d1e-8a8f-4f4e-9f0a-2b7c1d3e4f50",
+                    "project": {
+                        "id": "a1d3c5e7-0b2d-4f6a-8c9e-1f3a5b7d9e0c",
+                        "name": "platform",
+                        "url": "https://dev.azure.com/contoso/_apis/projects/a1d3c5e7-0b2d-4f6a-8c9e-1f3a5b7d9e0c",
+                        "state": "wellFormed"
+                    },
+                    "defaultBranch": "refs/heads/main",
+                    "remoteUrl": "https://contoso@dev.azure.com/contoso/platform/_git/gitops"
+                },
+                "pushedBy": {"displayName": "Ada Lovelace", "uniqueName": "ada@contoso.com"},
+                "pushId": 412,
+                "date": "2026-11-27T09:12:05.1234567Z",
+                "url": "https://dev.azure.com/contoso/_apis/git/repositories/6c2b4d1e-8a8f-4f4e-9f0a-2b7c1d3e4f50/pushes/412"
+            },
+            "resourceVersion": "1.0",
+            "resourceContainers": {
+                "collection": {"id": "c0ffee00-0000-4000-8000-000000000001", "baseUrl": "https://dev.azure.com/contoso/"},
+                "account": {"id": "c0ffee00-0000-4000-8000-000000000002", "baseUrl": "https://dev.azure.com/contoso/"},
+                "project": {"id": "a1d3c5e7-0b2d-4f6a-8c9e-1f3a5b7d9e0c", "baseUrl": "https://dev.azure.com/contoso/"}
+            },
+            "createdDate": "2026-11-27T09:12:07.7654321Z"
+        })
+    }
+
+    const OLD: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    const NEW: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
+
+    #[test]
+    fn azure_devops_push_payload() {
+        let v = azure_push("refs/heads/main", OLD, NEW);
+        let (push, hard) = parse_push(Provider::AzureDevOps, &v, false).expect("parse");
+        assert!(!hard);
+        assert_eq!(
+            push,
+            Some(Push {
+                repo_urls: vec![
+                    "https://contoso@dev.azure.com/contoso/platform/_git/gitops".into()
+                ],
+                revision: "main".into(),
+                before: Some(OLD.into()),
+                after: Some(NEW.into()),
+                touched_head: true,
+                changed_files: Vec::new(),
+            })
+        );
+
+        let v = azure_push("refs/heads/feature/api-limits", OLD, NEW);
+        let push = parse_push(Provider::AzureDevOps, &v, false)
+            .expect("parse")
+            .0
+            .expect("push");
+        assert_eq!(push.revision, "feature/api-limits");
+        assert!(!push.touched_head, "not the default branch");
+
+        let v = azure_push("refs/tags/v1.4.2", "0".repeat(40).as_str(), NEW);
+        let push = parse_push(Provider::AzureDevOps, &v, false)
+            .expect("parse")
+            .0
+            .expect("push");
+        assert_eq!(push.revision, "v1.4.2");
+        assert!(!push.touched_head);
+
+        let mut no_updates = azure_push("refs/heads/main", OLD, NEW);
+        no_updates["resource"]["refUpdates"] = serde_json::json!([]);
+        assert_eq!(
+            parse_push(Provider::AzureDevOps, &no_updates, false),
+            Ok((None, false))
+        );
+
+        let mut no_url = azure_push("refs/heads/main", OLD, NEW);
+        no_url["resource"]["repository"]
+            .as_object_mut()
+            .expect("object")
+            .remove("remoteUrl");
+        assert_eq!(
+            parse_push(Provider::AzureDevOps, &no_url, false)
+                .err()
+                .as_deref(),
+            Some("payload: missing string field `resource.repository.remoteUrl`")
+        );
+        let mut no_name = azure_push("refs/heads/main", OLD, NEW);
+        no_name["resource"]["refUpdates"][0]
+            .as_object_mut()
+            .expect("object")
+            .remove("name");
+        assert_eq!(
+            parse_push(Provider::AzureDevOps, &no_name, false)
+                .err()
+                .as_deref(),
+            Some("payload: missing string field `resource.refUpdates[0].name`")
+        );
+    }
+
+    #[test]
+    fn azure_devops_events() {
+        assert!(matches!(
+            classify(Provider::AzureDevOps, "git.push"),
+            Kind::Push
+        ));
+        for ignored in [
+            "git.pullrequest.created",
+            "git.pullrequest.updated",
+            "git.pullrequest.merged",
+            "build.complete",
+        ] {
+            assert!(matches!(
+                classify(Provider::AzureDevOps, ignored),
+                Kind::Ignored
+            ));
+        }
+        for other in ["workitem.updated", "push", "Git.Push", ""] {
+            assert!(matches!(
+                classify(Provider::AzureDevOps, other),
+                Kind::Other
+            ));
+        }
+    }
+
+    #[test]
+    fn azure_devops_detection_is_case_insensitive_and_first() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::HeaderName::from_bytes(b"X-VSS-ActivityId").expect("name"),
+            HeaderValue::from_static("a3c1f0e2-5b7d-4e9f-8a1c-3d5e7f9b1c2d"),
+        );
+        assert_eq!(provider(&h), Some((Provider::AzureDevOps, String::new())));
+        h.insert("x-github-event", HeaderValue::from_static("push"));
+        assert_eq!(provider(&h).map(|p| p.0), Some(Provider::AzureDevOps));
+        // An empty header names no provider, as `Header.Get(...) != ""` in Argo CD.
+        let empty = headers(&[("x-vss-activityid", "")]);
+        assert_eq!(provider(&empty), None);
+    }
+
+    fn basic(user: &str, password: &str) -> String {
+        use base64::Engine as _;
+        let creds = format!("{user}:{password}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        )
+    }
+
+    #[test]
+    fn azure_devops_basic_auth() {
+        let secrets = WebhookSecrets {
+            azure_devops_username: Some("argo".into()),
+            azure_devops_password: Some("az-p4ss:word".into()),
+            ..Default::default()
+        };
+        let auth = |h: &HeaderMap| authenticate(Provider::AzureDevOps, &secrets, h, b"{}");
+        let good = basic("argo", "az-p4ss:word");
+        assert!(auth(&headers(&[("authorization", &good)])).is_ok());
+        let lower = good.replacen("Basic", "basic", 1);
+        assert!(
+            auth(&headers(&[("authorization", &lower)])).is_ok(),
+            "the scheme is case-insensitive"
+        );
+        for bad in [
+            basic("argo", "wrong"),
+            basic("other", "az-p4ss:word"),
+            basic("argo", "az-p4ss"),
+            basic("", ""),
+            "Basic not-base64!".into(),
+            "Basic YXJnbw==".into(), // `argo`, no colon
+            "Bearer az-p4ss:word".into(),
+            good.trim_start_matches("Basic ").to_owned(),
+        ] {
+            let r = auth(&headers(&[("authorization", &bad)])).expect_err(&bad);
+            assert_eq!(r.0, StatusCode::UNAUTHORIZED, "{bad}");
+            assert!(!r.1.contains("az-p4ss") && !r.1.contains("argo"), "{}", r.1);
+        }
+        assert_eq!(
+            auth(&HeaderMap::new()).map_err(|r| r.0),
+            Err(StatusCode::UNAUTHORIZED)
+        );
+        // Other providers' checks do not accept basic auth.
+        let gh = WebhookSecrets {
+            github: Some("gh".into()),
+            ..Default::default()
+        };
+        assert!(
+            authenticate(
+                Provider::GitHub,
+                &gh,
+                &headers(&[("authorization", &basic("gh", "gh"))]),
+                b"{}"
+            )
+            .is_err()
+        );
+
+        // Unset: accepted without credentials. Only one key set: the other must be empty.
+        let open = WebhookSecrets::default();
+        assert!(authenticate(Provider::AzureDevOps, &open, &HeaderMap::new(), b"").is_ok());
+        let pw_only = WebhookSecrets {
+            azure_devops_password: Some("pw".into()),
+            ..Default::default()
+        };
+        let ok = headers(&[("authorization", &basic("", "pw"))]);
+        assert!(authenticate(Provider::AzureDevOps, &pw_only, &ok, b"").is_ok());
+        let named = headers(&[("authorization", &basic("someone", "pw"))]);
+        assert!(authenticate(Provider::AzureDevOps, &pw_only, &named, b"").is_err());
+        assert!(authenticate(Provider::AzureDevOps, &pw_only, &HeaderMap::new(), b"").is_err());
+    }
+
+    #[test]
+    fn azure_devops_secrets_from_argocd_secret() {
+        let data = BTreeMap::from([
+            (
+                "webhook.azuredevops.username".to_owned(),
+                "argo-hook".to_owned(),
+            ),
+            (
+                "webhook.azuredevops.password".to_owned(),
+                "az-s3cret".to_owned(),
+            ),
+        ]);
+        let s = WebhookSecrets::from_argocd_secret(&data);
+        assert_eq!(s.azure_devops_username.as_deref(), Some("argo-hook"));
+        assert_eq!(s.azure_devops_password.as_deref(), Some("az-s3cret"));
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("argo-hook") && !debug.contains("az-s3cret"),
+            "{debug}"
+        );
+        assert!(debug.contains("azure_devops_password: \"***\""), "{debug}");
+        let empty = BTreeMap::from([("webhook.azuredevops.password".to_owned(), String::new())]);
+        assert_eq!(
+            WebhookSecrets::from_argocd_secret(&empty).azure_devops_password,
+            None
         );
     }
 }

@@ -103,6 +103,34 @@ fn apps() -> Vec<Application> {
             "deploy",
             Some("."),
         ),
+        app(
+            "azure-api",
+            "https://dev.azure.com/contoso/platform/_git/gitops",
+            "main",
+            "apps/api",
+            Some("."),
+        ),
+        app(
+            "azure-web",
+            "https://contoso@dev.azure.com/contoso/platform/_git/gitops",
+            "HEAD",
+            "apps/web",
+            None,
+        ),
+        app(
+            "azure-ssh",
+            "git@ssh.dev.azure.com:v3/contoso/platform/gitops",
+            "main",
+            "apps/db",
+            None,
+        ),
+        app(
+            "azure-branch",
+            "https://dev.azure.com/contoso/platform/_git/gitops",
+            "feature/api-limits",
+            "apps/api",
+            None,
+        ),
     ]
 }
 
@@ -166,8 +194,18 @@ fn secrets() -> WebhookSecrets {
         bitbucket_uuid: Some("{82f8a0b5-1f35-4e3c-bb1f-2a6d2fd8b9a0}".into()),
         bitbucket_server: Some("bbs-secret".into()),
         gogs: Some("gitea-secret".into()),
+        azure_devops_username: Some("argo-hook".into()),
+        azure_devops_password: Some("az-p4ssw0rd".into()),
         generic: Some("generic-secret".into()),
     }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 #[tokio::test]
@@ -539,4 +577,118 @@ async fn size_limit_unknown_events_and_methods() {
         .expect("request");
     assert_eq!(get.status().as_u16(), 405);
     hook.no_event();
+}
+
+#[tokio::test]
+async fn azure_devops_push_basic_auth_and_other_events() {
+    let mut hook = Hook::start(secrets(), DEFAULT_MAX_PAYLOAD_BYTES).await;
+    let body = fixture("azure-devops-git-push.json");
+    let good = basic("argo-hook", "az-p4ssw0rd");
+    let activity = ("x-vss-activityid", "9d2f8c1e-4b6a-4e3d-9a7c-5f1e2d3c4b5a");
+    let status = hook
+        .post(&[activity, ("authorization", &good)], body.clone())
+        .await;
+    assert_eq!(status, 200);
+    let ev = hook.event();
+    assert_eq!(ev.provider, tether_source::Provider::AzureDevOps);
+    assert_eq!(ev.push.revision, "main");
+    assert!(ev.push.touched_head);
+    assert_eq!(
+        ev.push.after.as_deref(),
+        Some("9fceb02d0ae598e95dc970b74767f19372d61af8")
+    );
+    assert!(ev.push.changed_files.is_empty());
+    // The https spellings match `remoteUrl`; the ssh one does not, as in Argo CD.
+    assert_eq!(ev.result.names(), vec!["azure-api", "azure-web"]);
+    assert!(ev.result.carry_forward.is_empty());
+
+    // Wrong password, wrong user, no credentials, another scheme: 401, nothing echoed.
+    for auth in [
+        Some(basic("argo-hook", "wrong")),
+        Some(basic("someone", "az-p4ssw0rd")),
+        None,
+        Some("Bearer az-p4ssw0rd".to_owned()),
+    ] {
+        let mut req = hook
+            .client
+            .post(format!("{}{WEBHOOK_PATH}", hook.base))
+            .header(activity.0, activity.1)
+            .body(body.clone());
+        if let Some(a) = &auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.expect("request");
+        assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
+        let text = resp.text().await.expect("text");
+        assert!(
+            !text.contains("az-p4ssw0rd") && !text.contains("argo-hook"),
+            "{text}"
+        );
+        hook.no_event();
+    }
+
+    // A pull-request event, authenticated: accepted and ignored. Unauthenticated: 401.
+    let pr = serde_json::to_vec(&serde_json::json!({
+        "subscriptionId": "5e3c1b5a-61c4-4b53-a2a1-0d2f7b8f4c11",
+        "eventType": "git.pullrequest.created",
+        "publisherId": "tfs",
+        "resource": {
+            "repository": {"remoteUrl": "https://dev.azure.com/contoso/platform/_git/gitops"},
+            "pullRequestId": 57,
+            "status": "active",
+            "sourceRefName": "refs/heads/feature/api-limits",
+            "targetRefName": "refs/heads/main"
+        }
+    }))
+    .expect("json");
+    assert_eq!(
+        hook.post(&[activity, ("authorization", &good)], pr.clone())
+            .await,
+        200
+    );
+    hook.no_event();
+    assert_eq!(hook.post(&[activity], pr).await, 401);
+    hook.no_event();
+
+    // An event Argo CD does not parse: 400; a payload without `eventType`: 400.
+    for payload in [
+        br#"{"eventType":"workitem.updated","resource":{}}"#.to_vec(),
+        br#"{"resource":{}}"#.to_vec(),
+        b"not json".to_vec(),
+    ] {
+        assert_eq!(
+            hook.post(&[activity, ("authorization", &good)], payload)
+                .await,
+            400
+        );
+        hook.no_event();
+    }
+
+    // A push to another branch, header name in Azure's own spelling on the wire.
+    let mut branch: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    branch["resource"]["refUpdates"][0]["name"] = "refs/heads/feature/api-limits".into();
+    let branch = branch.to_string();
+    let addr = hook.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "POST {WEBHOOK_PATH} HTTP/1.1\r\nHost: {addr}\r\nX-VSS-ActivityId: {}\r\nAuthorization: {good}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{branch}",
+        activity.1,
+        branch.len()
+    );
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut resp = Vec::new();
+    let _ = stream.read_to_end(&mut resp).await;
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let ev = hook.event();
+    assert_eq!(ev.push.revision, "feature/api-limits");
+    assert!(!ev.push.touched_head);
+    assert_eq!(ev.result.names(), vec!["azure-branch"]);
+
+    // Without credentials configured, Azure DevOps pushes are accepted as they come.
+    let mut open = Hook::start(WebhookSecrets::default(), DEFAULT_MAX_PAYLOAD_BYTES).await;
+    assert_eq!(open.post(&[activity], body).await, 200);
+    assert_eq!(open.event().result.names(), vec!["azure-api", "azure-web"]);
 }
