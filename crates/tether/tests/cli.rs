@@ -4,17 +4,17 @@
 //! --local`, the live progress of a sync, `terminate-op`, output formats and exit codes. Every wait is a poll with a deadline;
 //! nothing asserts on timing.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{DEADLINE, install_crds, s, unique, wait_for};
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 use tether_gitserver::{GitServer, Repo};
-
-const DEADLINE: Duration = Duration::from_secs(90);
 
 /// A running `tether run`, stopped (SIGTERM) on drop.
 struct Run {
@@ -153,16 +153,6 @@ impl Drop for Run {
     }
 }
 
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
-
-fn unique(ns: &str, base: &str) -> String {
-    // App names are the tracking key: unique per test so parallel tests never share objects.
-    let suffix = ns.rsplit('-').next().unwrap_or("x");
-    format!("{base}-{suffix}")
-}
-
 async fn cm_data(ns: &tether_testenv::TestNamespace, name: &str, key: &str) -> Option<String> {
     ns.api::<ConfigMap>()
         .get_opt(name)
@@ -170,17 +160,6 @@ async fn cm_data(ns: &tether_testenv::TestNamespace, name: &str, key: &str) -> O
         .unwrap()
         .and_then(|c| c.data)
         .and_then(|d| d.get(key).cloned())
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 /// A Helm chart whose ConfigMap `<release>-cm` shows `greeting` and `color`.
@@ -811,36 +790,6 @@ async fn output_formats_and_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
-}
-
-/// Installs the CRDs `tether crds` prints, and waits until they are served.
-async fn install_crds() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
-        .arg("crds")
-        .output()
-        .expect("tether crds");
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let api: Api<CustomResourceDefinition> = Api::all(tether_testenv::client().await);
-    let pp = PatchParams::apply("kubectl").force();
-    let mut names = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let crd: CustomResourceDefinition = serde::Deserialize::deserialize(doc).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &pp, &Patch::Apply(&crd)).await.unwrap();
-        names.push(name);
-    }
-    for name in names {
-        wait_for(&format!("CRD {name} established"), async || {
-            let crd = api.get(&name).await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        })
-        .await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,7 +61,8 @@ pub struct RunArgs {
     pub reload: Duration,
     /// Webhook secrets: a YAML map of `argocd-secret`'s keys (`webhook.github.secret`,
     /// `webhook.gitlab.secret`, `webhook.bitbucket.uuid`, `webhook.bitbucketserver.secret`,
-    /// `webhook.gogs.secret`, `webhook.generic.secret`) or an `argocd-secret` manifest.
+    /// `webhook.gogs.secret`, `webhook.azuredevops.username`, `webhook.azuredevops.password`,
+    /// `webhook.generic.secret`) or an `argocd-secret` manifest.
     /// Default: cluster mode reads `argocd-secret` in --namespace; file mode has none.
     #[arg(long, env = "TETHER_WEBHOOK_SECRETS")]
     pub webhook_secrets: Option<PathBuf>,
