@@ -1237,13 +1237,15 @@ async fn a_hand_edit_is_attributed_then_reverted_by_sync() {
 
 /// The dry run passes (the quota does not exist yet); wave 0 creates a ResourceQuota that
 /// allows no more ConfigMaps, so the API server rejects wave 1's ConfigMap and wave 2 never runs.
+/// The quota allows none at all: with "1", wave 1's ConfigMap got in whenever the quota
+/// controller counted the namespace before `kube-root-ca.crt` was published into it.
 #[tokio::test]
 async fn an_object_rejected_mid_wave_fails_the_sync_and_stops_later_waves() {
     let ns = tether_testenv::namespace().await;
     let (engine, log) = engine(ns.client());
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota",
         "metadata": {"name": "no-more-configmaps", "annotations": {"argocd.argoproj.io/sync-wave": "0"}},
-        "spec": {"hard": {"configmaps": "1"}}});
+        "spec": {"hard": {"configmaps": "0"}}});
     let desired = vec![
         quota,
         cm("rejected", json!({"argocd.argoproj.io/sync-wave": "1"})),
