@@ -338,63 +338,43 @@ async fn cluster_mode_sync_windows_and_project_destinations() {
         "{d:#}"
     );
     // A sync requested on the resource (as `kubectl patch`; the API refuses it, as Argo CD's
-    // does) is held, saying why, until `app terminate-op` ends it.
-    argo.patch(
-        &app,
-        json!({"operation": {"sync": {"revision": rev}, "initiatedBy": {"username": "kubectl"}}}),
-    )
-    .await;
-    let a = argo
-        .wait(&mut run, &app, "the requested sync held", |a| {
-            s(a, "/status/operationState/message")
-                .starts_with("Sync operation blocked by sync window: active deny window")
-        })
-        .await;
-    assert_eq!(s(&a, "/status/operationState/phase"), "Running");
-    let (code, out, err) = run.tether(&["app", "terminate-op", &app]);
-    assert_eq!(code, 0, "{out}{err}");
-    let a = argo
-        .wait(&mut run, &app, "the held sync terminated", |a| {
-            s(a, "/status/operationState/phase") == "Failed"
-        })
-        .await;
-    assert_eq!(
-        s(&a, "/status/operationState/message"),
-        "Operation terminated"
-    );
-    assert!(a.get("operation").is_none_or(|o| o.is_null()), "{a:#}");
-    assert!(cm_value(&ns, "windowed").await.is_none());
-    // The same through the resource, as Argo CD's API server terminates: it writes
-    // `status.operationState.phase: Terminating`.
-    argo.patch(
-        &app,
-        json!({"operation": {"sync": {"revision": rev}, "initiatedBy": {"username": "kubectl"}}}),
-    )
-    .await;
-    argo.wait(&mut run, &app, "the second sync held", |a| {
-        s(a, "/status/operationState/phase") == "Running"
-            && s(a, "/status/operationState/message").starts_with("Sync operation blocked")
-    })
-    .await;
-    argo.patch(
-        &app,
-        json!({"status": {"operationState": {"phase": "Terminating"}}}),
-    )
-    .await;
-    let a = argo
-        .wait(
-            &mut run,
+    // does) is held, saying why, until it is terminated: by `app terminate-op`, or through the
+    // resource as Argo CD's API server terminates (`status.operationState.phase: Terminating`).
+    for through_resource in [false, true] {
+        argo.patch(
             &app,
-            "the held sync terminated by the resource",
-            |a| s(a, "/status/operationState/phase") == "Failed",
+            json!({"operation": {"sync": {"revision": rev}, "initiatedBy": {"username": "kubectl"}}}),
         )
         .await;
-    assert_eq!(
-        s(&a, "/status/operationState/message"),
-        "Operation terminated"
-    );
-    assert!(a.get("operation").is_none_or(|o| o.is_null()), "{a:#}");
-    assert!(cm_value(&ns, "windowed").await.is_none());
+        let a = argo
+            .wait(&mut run, &app, "the requested sync held", |a| {
+                s(a, "/status/operationState/message")
+                    .starts_with("Sync operation blocked by sync window: active deny window")
+            })
+            .await;
+        assert_eq!(s(&a, "/status/operationState/phase"), "Running");
+        if through_resource {
+            argo.patch(
+                &app,
+                json!({"status": {"operationState": {"phase": "Terminating"}}}),
+            )
+            .await;
+        } else {
+            let (code, out, err) = run.tether(&["app", "terminate-op", &app]);
+            assert_eq!(code, 0, "{out}{err}");
+        }
+        let a = argo
+            .wait(&mut run, &app, "the held sync terminated", |a| {
+                s(a, "/status/operationState/phase") == "Failed"
+            })
+            .await;
+        assert_eq!(
+            s(&a, "/status/operationState/message"),
+            "Operation terminated"
+        );
+        assert!(a.get("operation").is_none_or(|o| o.is_null()), "{a:#}");
+        assert!(cm_value(&ns, "windowed").await.is_none());
+    }
     // The window is removed from the AppProject resource.
     argo.apply(&with_ns(project(&proj, &base))).await;
     let a = argo
