@@ -89,8 +89,25 @@ struct ControlPlane {
 
 static CONTROL_PLANE: OnceLock<Result<ControlPlane, Error>> = OnceLock::new();
 
+/// `scripts/testenv` of the checkout running the tests: found from the running package's
+/// directory (`cargo test` sets `CARGO_MANIFEST_DIR` at run time, and the current directory),
+/// else from where this crate was compiled. Checkouts at other paths may share one target
+/// directory, and cargo may then reuse a build of this crate made in another checkout.
 fn script_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/testenv")
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/testenv");
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|dir| {
+            dir.ancestors()
+                .map(|d| d.join("scripts/testenv"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or(compiled)
 }
 
 fn unique_suffix() -> String {
