@@ -1,26 +1,25 @@
 //! Lexer for Go `text/template`, following the item kinds and error wording of Go's `text/template/parse`.
 
-use std::rc::Rc;
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Tok {
-    Text(std::sync::Arc<str>),
+/// A token. Payloads borrow the source text; the parser copies what it keeps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Tok<'a> {
+    Text(&'a str),
     Comment,
     LeftDelim,
     RightDelim,
     Space,
-    Ident(Rc<str>),
+    Ident(&'a str),
     Keyword(&'static str),
-    Field(Rc<str>),
-    Variable(Rc<str>),
+    Field(&'a str),
+    Variable(&'a str),
     Dot,
     Pipe,
     Declare,
     Assign,
-    Char(Rc<str>),
-    Number(Rc<str>),
-    Str(Rc<str>),
-    RawStr(Rc<str>),
+    Char(&'a str),
+    Number(&'a str),
+    Str(&'a str),
+    RawStr(&'a str),
     Bool(bool),
     Nil,
     LeftParen,
@@ -29,12 +28,13 @@ pub enum Tok {
     /// A printable ASCII character with no meaning in actions (Go's itemChar).
     Char1(char),
     Eof,
-    Error(Rc<str>),
+    /// Lexing stopped here; the message is [`Lexed::error`].
+    Error,
 }
 
-#[derive(Clone, Debug)]
-pub struct Item {
-    pub tok: Tok,
+#[derive(Clone, Copy, Debug)]
+pub struct Item<'a> {
+    pub tok: Tok<'a>,
     pub pos: usize,
     pub line: usize,
 }
@@ -52,7 +52,8 @@ pub struct Lexer<'a> {
     start: usize,
     line: usize,
     start_line: usize,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
+    error: String,
     paren_depth: usize,
     in_action: bool,
     action_line: usize,
@@ -66,21 +67,33 @@ fn is_alnum(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-/// Lexes the whole input. The token list ends with `Eof` or `Error`.
-pub fn lex(src: &str) -> Vec<Item> {
+/// The tokens of one input, ending with `Eof` or `Error`.
+pub struct Lexed<'a> {
+    pub items: Vec<Item<'a>>,
+    /// The message of the final `Error` token (empty when lexing succeeded).
+    pub error: String,
+}
+
+/// Lexes the whole input.
+pub fn lex(src: &str) -> Lexed<'_> {
     let mut l = Lexer {
         src,
         pos: 0,
         start: 0,
         line: 1,
         start_line: 1,
-        items: Vec::new(),
+        // About one token per 6 bytes of template text.
+        items: Vec::with_capacity(src.len() / 6 + 4),
+        error: String::new(),
         paren_depth: 0,
         in_action: false,
         action_line: 1,
     };
     l.run();
-    l.items
+    Lexed {
+        items: l.items,
+        error: l.error,
+    }
 }
 
 impl<'a> Lexer<'a> {
@@ -88,7 +101,10 @@ impl<'a> Lexer<'a> {
         &self.src[self.pos..]
     }
     fn peek(&self) -> Option<char> {
-        self.rest().chars().next()
+        match *self.src.as_bytes().get(self.pos)? {
+            b if b.is_ascii() => Some(b as char),
+            _ => self.rest().chars().next(),
+        }
     }
     fn next(&mut self) -> Option<char> {
         let c = self.peek()?;
@@ -104,7 +120,7 @@ impl<'a> Lexer<'a> {
             self.line -= 1;
         }
     }
-    fn emit(&mut self, tok: Tok) {
+    fn emit(&mut self, tok: Tok<'a>) {
         self.items.push(Item {
             tok,
             pos: self.start,
@@ -120,14 +136,15 @@ impl<'a> Lexer<'a> {
     }
     fn line_adjust(&mut self) {}
     fn error(&mut self, msg: String) {
+        self.error = msg;
         self.items.push(Item {
-            tok: Tok::Error(msg.into()),
+            tok: Tok::Error,
             pos: self.start,
             line: self.start_line,
         });
     }
-    fn cur(&self) -> String {
-        self.src[self.start..self.pos].to_string()
+    fn cur(&self) -> &'a str {
+        &self.src[self.start..self.pos]
     }
 
     fn run(&mut self) {
@@ -161,7 +178,7 @@ impl<'a> Lexer<'a> {
                 self.advance_to(text_end);
                 if text_end > self.start {
                     let t = self.cur();
-                    self.emit(Tok::Text(t.into()));
+                    self.emit(Tok::Text(t));
                 }
                 self.advance_to(delim_pos);
                 self.ignore();
@@ -171,7 +188,7 @@ impl<'a> Lexer<'a> {
                 self.advance_to(self.src.len());
                 if self.pos > self.start {
                     let t = self.cur();
-                    self.emit(Tok::Text(t.into()));
+                    self.emit(Tok::Text(t));
                 }
                 self.emit(Tok::Eof);
                 true
@@ -179,9 +196,11 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Moves to byte offset `p` (a character boundary at or after the current position).
     fn advance_to(&mut self, p: usize) {
-        while self.pos < p {
-            self.next();
+        if p > self.pos {
+            self.line += memchr_count(b'\n', &self.src.as_bytes()[self.pos..p]);
+            self.pos = p;
         }
     }
 
@@ -331,7 +350,7 @@ impl<'a> Lexer<'a> {
                     return true;
                 }
                 let s = self.cur();
-                self.emit(Tok::Variable(s.into()));
+                self.emit(Tok::Variable(s));
             }
             '\'' => return self.lex_char(),
             '.' => {
@@ -348,7 +367,7 @@ impl<'a> Lexer<'a> {
                             return true;
                         }
                         let s = self.cur();
-                        self.emit(Tok::Field(s.into()));
+                        self.emit(Tok::Field(s));
                         return false;
                     }
                 }
@@ -381,7 +400,7 @@ impl<'a> Lexer<'a> {
                 } else if word == "nil" {
                     Tok::Nil
                 } else {
-                    Tok::Ident(word.into())
+                    Tok::Ident(word)
                 };
                 self.emit(tok);
             }
@@ -449,7 +468,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Str(s.into()));
+        self.emit(Tok::Str(s));
         false
     }
 
@@ -465,7 +484,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::RawStr(s.into()));
+        self.emit(Tok::RawStr(s));
         false
     }
 
@@ -490,7 +509,7 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Char(s.into()));
+        self.emit(Tok::Char(s));
         false
     }
 
@@ -511,11 +530,11 @@ impl<'a> Lexer<'a> {
             }
         }
         let s = self.cur();
-        self.emit(Tok::Number(s.into()));
+        self.emit(Tok::Number(s));
         false
     }
 
-    fn cur_until_terminator(&mut self) -> String {
+    fn cur_until_terminator(&mut self) -> &'a str {
         self.cur()
     }
 
@@ -565,6 +584,10 @@ impl<'a> Lexer<'a> {
         }
         true
     }
+}
+
+fn memchr_count(needle: u8, hay: &[u8]) -> usize {
+    hay.iter().filter(|b| **b == needle).count()
 }
 
 /// Go's `%#U` formatting of a rune.

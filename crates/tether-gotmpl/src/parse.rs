@@ -136,12 +136,13 @@ pub fn parse_file(
     is_func: &dyn Fn(&str) -> bool,
 ) -> Result<(Tree, Vec<Tree>), ParseError> {
     let source: Arc<str> = Arc::from(src);
-    let items = lex(src);
+    let lexed = lex(src);
     let mut p = Parser {
-        items,
+        items: lexed.items,
+        lex_error: lexed.error,
         i: 0,
         name: name.to_string(),
-        vars: vec!["$".into()],
+        vars: vec!["$"],
         is_func,
         defines: Vec::new(),
         source: source.clone(),
@@ -157,11 +158,13 @@ pub fn parse_file(
     Ok((tree, p.defines))
 }
 
-struct Parser<'f> {
-    items: Vec<Item>,
+struct Parser<'a, 'f> {
+    items: Vec<Item<'a>>,
+    /// The message of a `Tok::Error` token.
+    lex_error: String,
     i: usize,
     name: String,
-    vars: Vec<String>,
+    vars: Vec<&'a str>,
     is_func: &'f dyn Fn(&str) -> bool,
     defines: Vec<Tree>,
     source: Arc<str>,
@@ -173,9 +176,9 @@ enum ListEnd {
     Else,
 }
 
-impl Parser<'_> {
-    fn next(&mut self) -> Item {
-        let it = self.items.get(self.i).cloned().unwrap_or(Item {
+impl<'a> Parser<'a, '_> {
+    fn next(&mut self) -> Item<'a> {
+        let it = self.items.get(self.i).copied().unwrap_or(Item {
             tok: Tok::Eof,
             pos: 0,
             line: 0,
@@ -188,14 +191,14 @@ impl Parser<'_> {
     fn backup(&mut self) {
         self.i -= 1;
     }
-    fn peek(&self) -> Item {
-        self.items.get(self.i).cloned().unwrap_or(Item {
+    fn peek(&self) -> Item<'a> {
+        self.items.get(self.i).copied().unwrap_or(Item {
             tok: Tok::Eof,
             pos: 0,
             line: 0,
         })
     }
-    fn next_non_space(&mut self) -> Item {
+    fn next_non_space(&mut self) -> Item<'a> {
         loop {
             let it = self.next();
             if it.tok != Tok::Space {
@@ -203,7 +206,7 @@ impl Parser<'_> {
             }
         }
     }
-    fn peek_non_space(&mut self) -> Item {
+    fn peek_non_space(&mut self) -> Item<'a> {
         let it = self.next_non_space();
         self.backup();
         it
@@ -214,9 +217,9 @@ impl Parser<'_> {
             .replace(crate::lex::UNCLOSED_NAME, &self.name);
         Err(format!("template: {}:{}: {}", self.name, line, msg))
     }
-    fn unexpected<T>(&self, it: &Item, context: &str) -> Result<T, ParseError> {
-        if let Tok::Error(e) = &it.tok {
-            return self.err(it.line, e);
+    fn unexpected<T>(&self, it: &Item<'a>, context: &str) -> Result<T, ParseError> {
+        if let Tok::Error = it.tok {
+            return self.err(it.line, &self.lex_error);
         }
         self.err(
             it.line,
@@ -260,7 +263,7 @@ impl Parser<'_> {
         if close.tok != Tok::RightDelim {
             return self.unexpected(&close, ctx);
         }
-        let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved = std::mem::replace(&mut self.vars, vec!["$"]);
         let (list, end) = self.item_list(true)?;
         self.vars = saved;
         if let ListEnd::Else = end {
@@ -315,13 +318,13 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> Result<Option<Node>, ParseError> {
         let it = self.next_non_space();
         match it.tok {
-            Tok::Text(t) => Ok(Some(Node::Text(t))),
+            Tok::Text(t) => Ok(Some(Node::Text(Arc::from(t)))),
             Tok::Comment => Ok(None),
             Tok::LeftDelim => {
                 let n = self.action()?;
                 Ok(Some(n))
             }
-            Tok::Error(e) => self.err(it.line, e),
+            Tok::Error => self.err(it.line, &self.lex_error),
             _ => self.unexpected(&it, "input"),
         }
     }
@@ -353,7 +356,7 @@ impl Parser<'_> {
         Ok(Node::Action { pos: it.pos, pipe })
     }
 
-    fn break_continue(&mut self, it: Item, kw: &str) -> Result<Node, ParseError> {
+    fn break_continue(&mut self, it: Item<'a>, kw: &str) -> Result<Node, ParseError> {
         let c = self.next_non_space();
         if c.tok != Tok::RightDelim {
             return self.unexpected(&c, &format!("{{{{{kw}}}}}"));
@@ -429,7 +432,7 @@ impl Parser<'_> {
             _ => return self.unexpected(&tok, ctx),
         };
         let pipe = self.pipeline(ctx, line, true)?;
-        let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let saved = std::mem::replace(&mut self.vars, vec!["$"]);
         let (list, end) = self.item_list(true)?;
         self.vars = saved;
         if let ListEnd::Else = end {
@@ -490,7 +493,7 @@ impl Parser<'_> {
                     pipe.is_assign = tok_after_space.tok == Tok::Assign;
                     pipe.decl.push(name.to_string());
                     if !pipe.is_assign {
-                        self.vars.push(name.to_string());
+                        self.vars.push(name);
                     }
                 }
                 Tok::Comma if ctx == "range" => {
@@ -510,8 +513,8 @@ impl Parser<'_> {
                     pipe.decl.push(name.to_string());
                     pipe.decl.push(n2.to_string());
                     if !pipe.is_assign {
-                        self.vars.push(name.to_string());
-                        self.vars.push(n2.to_string());
+                        self.vars.push(name);
+                        self.vars.push(n2);
                     }
                 }
                 Tok::Comma => {
@@ -594,7 +597,7 @@ impl Parser<'_> {
                 Tok::Space => continue,
                 Tok::RightDelim | Tok::RightParen => self.backup(),
                 Tok::Pipe => {}
-                Tok::Error(e) => return self.err(it.line, e),
+                Tok::Error => return self.err(it.line, &self.lex_error),
                 _ => {
                     return self.err(
                         it.line,
@@ -667,7 +670,7 @@ impl Parser<'_> {
             Tok::Dot => Arg::Dot { pos: it.pos },
             Tok::Nil => Arg::Nil { pos: it.pos },
             Tok::Variable(name) => {
-                if !self.vars.iter().any(|v| **v == *name) {
+                if !self.vars.contains(&name) {
                     return self.err(it.line, format!("undefined variable {name:?}"));
                 }
                 Arg::Variable {
@@ -705,7 +708,7 @@ impl Parser<'_> {
                     val: Arc::from(val),
                 }
             }
-            Tok::Error(e) => return self.err(it.line, e),
+            Tok::Error => return self.err(it.line, &self.lex_error),
             _ => {
                 self.backup();
                 return Ok(None);
@@ -738,7 +741,7 @@ impl Arg {
 fn item_str(t: &Tok) -> String {
     match t {
         Tok::Eof => "EOF".into(),
-        Tok::Error(e) => e.to_string(),
+        Tok::Error => "<error>".into(),
         Tok::Text(s) => format!("{s:?}"),
         Tok::Comment => "<comment>".into(),
         Tok::LeftDelim => "\"{{\"".into(),
@@ -769,6 +772,9 @@ pub fn unquote(s: &str) -> Result<String, String> {
     }
     let quote = s.chars().next().unwrap_or('"');
     let inner = &s[1..s.len().saturating_sub(1).max(1)];
+    if quote == '"' && !inner.contains('\\') {
+        return Ok(inner.to_string());
+    }
     let mut out = String::new();
     let mut chars = inner.chars().peekable();
     let bad = || "invalid syntax".to_string();
