@@ -659,7 +659,7 @@ impl<'a> Parser<'a, '_> {
         let it = self.next_non_space();
         Ok(Some(match it.tok {
             Tok::Ident(name) => {
-                if !(self.is_func)(&name) {
+                if !(self.is_func)(name) {
                     return self.err(it.line, format!("function {name:?} not defined"));
                 }
                 Arg::Ident {
@@ -688,7 +688,7 @@ impl<'a> Parser<'a, '_> {
             },
             Tok::Char(s) | Tok::Number(s) => {
                 let is_char = s.starts_with('\'');
-                let num = parse_number(&s, is_char)
+                let num = parse_number(s, is_char)
                     .map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
                 Arg::Number {
                     pos: it.pos,
@@ -700,7 +700,7 @@ impl<'a> Parser<'a, '_> {
                 Arg::Pipe(Box::new(pipe))
             }
             Tok::Str(s) | Tok::RawStr(s) => {
-                let val = unquote(&s)
+                let val = unquote(s)
                     .map_err(|e| format!("template: {}:{}: {}", self.name, it.line, e))?;
                 Arg::Str {
                     pos: it.pos,
