@@ -35,16 +35,21 @@ fn main() {
     }
     println!("cargo:rustc-link-arg-bin=tether=-no-pie");
     let link = Path::new(&var("CARGO_MANIFEST_DIR")).join("link");
-    let order = link.join("tether.order");
-    if order.is_file() {
+    // The linker reads copies in OUT_DIR: checkouts sharing a target directory can reuse this
+    // script's output, and a path into another (perhaps deleted) checkout would break the link.
+    let out_dir = Path::new(&var("OUT_DIR")).to_path_buf();
+    let copy = |name: &str| {
+        let dst = out_dir.join(name);
+        std::fs::copy(link.join(name), &dst).ok().map(|_| dst)
+    };
+    if let Some(order) = copy("tether.order") {
         println!(
             "cargo:rustc-link-arg-bin=tether=-Wl,--symbol-ordering-file={}",
             order.display()
         );
         println!("cargo:rustc-link-arg-bin=tether=-Wl,--no-warn-symbol-ordering");
     }
-    let rodata = link.join("tether.rodata.ld");
-    if rodata.is_file() {
+    if let Some(rodata) = copy("tether.rodata.ld") {
         println!(
             "cargo:rustc-link-arg-bin=tether=-Wl,-T,{}",
             rodata.display()

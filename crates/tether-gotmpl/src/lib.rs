@@ -147,18 +147,26 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Parses files in order. Later `define`s of the same name replace earlier ones, as in Go.
+    /// Parses files in order. Later `define`s of the same name replace earlier ones, as in Go. The
+    /// error is the first file's in that order. Files are parsed on two threads when there is enough
+    /// text (each file parses on its own; only the merge is ordered).
     pub fn parse(files: &[(&str, &str)]) -> Result<Templates, Error> {
         let mut t = Templates::default();
-        for (name, src) in files {
-            t.add(name, src)?;
+        for ((name, _), parsed) in files.iter().zip(parse_all(files)) {
+            let (tree, defines) = parsed.map_err(Error::Parse)?;
+            t.insert(name, tree, defines);
         }
         Ok(t)
     }
 
     /// Adds one file to the set.
     pub fn add(&mut self, name: &str, src: &str) -> Result<(), Error> {
-        let (tree, defines) = parse::parse_file(name, src, &funcs::exists).map_err(Error::Parse)?;
+        let (tree, defines) = parse_one(name, src).map_err(Error::Parse)?;
+        self.insert(name, tree, defines);
+        Ok(())
+    }
+
+    fn insert(&mut self, name: &str, tree: Tree, defines: Vec<Tree>) {
         self.trees.insert(name.to_string(), Arc::new(tree));
         for d in defines {
             // Go: an empty redefinition does not replace a non-empty one.
@@ -167,7 +175,6 @@ impl Templates {
             }
             self.trees.insert(d.name.clone(), Arc::new(d));
         }
-        Ok(())
     }
 
     /// Whether a template of that name exists.
@@ -193,6 +200,97 @@ impl Templates {
             out
         })
     }
+}
+
+type Parsed = Result<(Tree, Vec<Tree>), parse::ParseError>;
+
+fn parse_one(name: &str, src: &str) -> Parsed {
+    parse::parse_file(name, src, &funcs::exists)
+}
+
+/// Below this much template text a second thread costs more than it saves.
+const PARALLEL_MIN_BYTES: usize = 16 * 1024;
+
+/// Parses every file, on this thread and one helper when the text is large and a second CPU is
+/// there. Results are in the order of `files`.
+fn parse_all(files: &[(&str, &str)]) -> Vec<Parsed> {
+    // Files with the same text (a library chart vendored in several subcharts, a subchart under
+    // several aliases) parse to the same trees: parse the first, rename copies for the others.
+    let mut first_with: HashMap<&str, usize> = HashMap::new();
+    let firsts: Vec<usize> = (0..files.len())
+        .map(|i| *first_with.entry(files[i].1).or_insert(i))
+        .collect();
+    let unique: Vec<usize> = (0..files.len()).filter(|&i| firsts[i] == i).collect();
+    let distinct: Vec<(&str, &str)> = unique.iter().map(|&i| files[i]).collect();
+    let mut parsed: Vec<Option<Parsed>> = (0..files.len()).map(|_| None).collect();
+    for (&i, p) in unique.iter().zip(parse_distinct(&distinct)) {
+        parsed[i] = Some(p);
+    }
+    let copies: Vec<Option<Parsed>> = (0..files.len())
+        .map(|i| {
+            let name = files[i].0;
+            let first = parsed[firsts[i]].as_ref().filter(|_| firsts[i] != i)?;
+            Some(match first {
+                Ok((tree, defines)) => Ok((
+                    tree.renamed(name, name),
+                    defines.iter().map(|d| d.renamed(&d.name, name)).collect(),
+                )),
+                // Never reported: the set stops at the first error in order, the first copy's.
+                Err(e) => Err(e.clone()),
+            })
+        })
+        .collect();
+    parsed
+        .into_iter()
+        .zip(copies)
+        .filter_map(|(p, c)| p.or(c))
+        .collect()
+}
+
+/// Parses files with distinct texts.
+fn parse_distinct(files: &[(&str, &str)]) -> Vec<Parsed> {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let total: usize = files.iter().map(|(_, s)| s.len()).sum();
+    let cpus = || *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if files.len() < 2 || total < PARALLEL_MIN_BYTES || cpus() < 2 {
+        return files.iter().map(|(n, s)| parse_one(n, s)).collect();
+    }
+    // Largest first, each to the less loaded side.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].1.len()));
+    let (mut here, mut there) = (Vec::new(), Vec::new());
+    let (mut here_bytes, mut there_bytes) = (0, 0);
+    for i in order {
+        if here_bytes <= there_bytes {
+            here_bytes += files[i].1.len();
+            here.push(i);
+        } else {
+            there_bytes += files[i].1.len();
+            there.push(i);
+        }
+    }
+    let run = |idx: &[usize]| -> Vec<(usize, Parsed)> {
+        idx.iter()
+            .map(|&i| (i, parse_one(files[i].0, files[i].1)))
+            .collect()
+    };
+    let (mine, theirs) = std::thread::scope(|s| {
+        // The parser recurses; give the helper the main thread's stack size.
+        let helper = std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(s, || run(&there));
+        let mine = run(&here);
+        let theirs = match helper {
+            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            Err(_) => run(&there),
+        };
+        (mine, theirs)
+    });
+    let mut out: Vec<Option<Parsed>> = (0..files.len()).map(|_| None).collect();
+    for (i, p) in mine.into_iter().chain(theirs) {
+        out[i] = Some(p);
+    }
+    out.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -258,6 +356,70 @@ mod tests {
         for (i, h) in handles.into_iter().enumerate() {
             assert_eq!(h.join().unwrap(), format!("n-{i}/num: {i}"));
         }
+    }
+
+    #[test]
+    fn a_large_set_parses_on_two_threads_with_sequential_results() {
+        // Enough text to take the two-thread path; sizes differ so that files are interleaved
+        // between the threads.
+        let filler = |i: usize| format!("{{{{/* {} */}}}}", "x".repeat(1000 * (i % 7 + 1)));
+        let mut files: Vec<(String, String)> = (0..24)
+            .map(|i| {
+                (
+                    format!("c/templates/f{i:02}.tpl"),
+                    format!("{}{{{{ define \"d\" }}}}{i}{{{{ end }}}}", filler(i)),
+                )
+            })
+            .collect();
+        let parse = |files: &[(String, String)]| {
+            let v: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            Templates::parse(&v)
+        };
+        assert!(files.iter().map(|f| f.1.len()).sum::<usize>() > PARALLEL_MIN_BYTES);
+        // The last file's define wins, as when parsing one file after another.
+        let set = parse(&files).unwrap();
+        let out = set.exec("d", &Value::Nil, &ExecOptions::default()).unwrap();
+        assert_eq!(out, "23");
+        // With two broken files the first in order is reported, whichever thread parsed it.
+        let mut broken = files.clone();
+        broken[3].1.push_str("{{ nosuchfunc }}");
+        broken[17].1.push_str("{{ end }}");
+        let err = parse(&broken).unwrap_err().to_string();
+        assert!(
+            err.contains("f03.tpl") && err.contains("\"nosuchfunc\" not defined"),
+            "{err}"
+        );
+        files[0].1.push_str("{{ if }}");
+        let err = parse(&files).unwrap_err().to_string();
+        assert!(
+            err.contains("f00.tpl") && err.contains("missing value for if"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn files_with_the_same_text_keep_their_own_names() {
+        let text = "{{ define \"d\" }}{{ .x.y }}{{ end }}{{ template \"d\" . }}";
+        let set = Templates::parse(&[("a/t.yaml", text), ("b/t.yaml", text)]).unwrap();
+        let data = Value::from_yaml_str("x: 1").unwrap();
+        let opts = ExecOptions::default();
+        for name in ["a/t.yaml", "b/t.yaml"] {
+            let err = set.exec(name, &data, &opts).unwrap_err().to_string();
+            // The define in force is the later file's, and errors name the file it came from.
+            assert!(err.starts_with("template: b/t.yaml:1:"), "{name}: {err}");
+        }
+        let err = Templates::parse(&[("a/u.yaml", "{{ if }}"), ("b/u.yaml", "{{ if }}")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("template: a/u.yaml:1:"), "{err}");
+        // A copy's file tree is its own: executing it names the copy.
+        let set =
+            Templates::parse(&[("a/v.yaml", "{{ .x.y }}"), ("b/v.yaml", "{{ .x.y }}")]).unwrap();
+        let err = set.exec("b/v.yaml", &data, &opts).unwrap_err().to_string();
+        assert!(err.starts_with("template: b/v.yaml:1:"), "{err}");
     }
 
     #[test]

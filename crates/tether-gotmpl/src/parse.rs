@@ -110,10 +110,21 @@ pub struct Tree {
     /// The file the template text came from (used in error locations).
     pub parse_name: String,
     pub source: Arc<str>,
-    pub root: Vec<Node>,
+    /// Shared by the trees of files with the same text (a library chart in several subcharts).
+    pub root: Arc<[Node]>,
 }
 
 impl Tree {
+    /// This tree as parsed from a file named `file` with the same text.
+    pub fn renamed(&self, name: &str, file: &str) -> Tree {
+        Tree {
+            name: name.to_string(),
+            parse_name: file.to_string(),
+            source: self.source.clone(),
+            root: self.root.clone(),
+        }
+    }
+
     /// `NAME:LINE:COL` for a byte offset, as Go's `ErrorContext` computes it.
     pub fn location(&self, pos: usize) -> String {
         let pos = pos.min(self.source.len());
@@ -153,7 +164,7 @@ pub fn parse_file(
         name: name.to_string(),
         parse_name: name.to_string(),
         source,
-        root,
+        root: root.into(),
     };
     Ok((tree, p.defines))
 }
@@ -273,7 +284,7 @@ impl<'a> Parser<'a, '_> {
             name,
             parse_name: self.name.clone(),
             source: self.source.clone(),
-            root: list,
+            root: list.into(),
         });
         Ok(())
     }
@@ -442,7 +453,7 @@ impl<'a> Parser<'a, '_> {
             name: name.clone(),
             parse_name: self.name.clone(),
             source: self.source.clone(),
-            root: list,
+            root: list.into(),
         });
         Ok(Node::Template {
             pos: tok.pos,

@@ -149,13 +149,16 @@ pub fn parse_set(tpls: &[Renderable<'_>]) -> Result<Templates, Error> {
     }
     let mut names: Vec<&str> = by_name.keys().copied().collect();
     sort_templates(&mut names);
-    let mut set = Templates::default();
-    for n in names {
-        let src = String::from_utf8_lossy(by_name[n].src);
-        set.add(n, &src)
-            .map_err(|e| Error::Render(e.helm_message()))?;
-    }
-    Ok(set)
+    let sources: Vec<_> = names
+        .iter()
+        .map(|n| String::from_utf8_lossy(by_name[n].src))
+        .collect();
+    let files: Vec<(&str, &str)> = names
+        .iter()
+        .copied()
+        .zip(sources.iter().map(|s| &**s))
+        .collect();
+    Templates::parse(&files).map_err(|e| Error::Render(e.helm_message()))
 }
 
 /// Executes every non-partial template in Helm's order; returns (path, output) pairs.

@@ -146,6 +146,9 @@ pub fn run(a: &HelmArgs, fmt: OutputFormat, out: &mut impl Write) -> anyhow::Res
                 .write_to(&mut w)
                 .and_then(|()| w.flush())
                 .context("writing manifests")?;
+            // The process ends next: leave the chart and its parsed templates to the OS rather
+            // than free them piece by piece.
+            std::mem::forget(renderer);
             return Ok(());
         }
         OutputFormat::Json => {
