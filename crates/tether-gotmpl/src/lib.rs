@@ -209,7 +209,7 @@ fn parse_one(name: &str, src: &str) -> Parsed {
 }
 
 /// Below this much template text a second thread costs more than it saves.
-const PARALLEL_MIN_BYTES: usize = 16 * 1024;
+const PARALLEL_MIN_BYTES: usize = 64 * 1024;
 
 /// Parses every file, on this thread and one helper when the text is large and a second CPU is
 /// there. Results are in the order of `files`.
