@@ -630,20 +630,30 @@ fn walk(
         )));
     }
     let io = |e: std::io::Error, p: &Path| Error::Load(format!("{}: {e}", p.display()));
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    // The directory entry's type saves a stat per file; symbolic links are followed (as Helm's
+    // sympath.Walk does) through a stat of the path.
+    let mut entries: Vec<(String, Option<std::fs::FileType>)> = std::fs::read_dir(dir)
         .map_err(|e| io(e, dir))?
         .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            let ty = e.file_type().ok().filter(|t| !t.is_symlink());
+            (e.file_name().to_string_lossy().into_owned(), ty)
+        })
         .collect();
-    names.sort();
-    for name in names {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, ty) in entries {
         let path = dir.join(&name);
         let n = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let meta = std::fs::metadata(&path).map_err(|e| io(e, &path))?;
+        let meta = match ty {
+            Some(t) => t,
+            None => std::fs::metadata(&path)
+                .map_err(|e| io(e, &path))?
+                .file_type(),
+        };
         if meta.is_dir() {
             if rules.ignore(&n, true) {
                 continue;
